@@ -1,0 +1,154 @@
+//! Helpers shared by the integration tests: finding the helper program,
+//! reading what it prints, bounded polling, and a guard that kills a child if
+//! a test fails half-way.
+
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// A `Command` for the helper program built from `src/main.rs`.
+pub(crate) fn testbin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_winjob-testbin"))
+}
+
+/// `testbin` with arguments and stdout piped.
+pub(crate) fn helper(args: &[&str]) -> Command {
+    let mut command = testbin();
+    command
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    command
+}
+
+/// Every line the child prints, delivered through a channel by a reader
+/// thread, so that tests can wait for lines with a timeout even when the
+/// members of a tree keep the pipe open.
+pub(crate) struct Lines {
+    receiver: mpsc::Receiver<String>,
+}
+
+impl Lines {
+    pub(crate) fn new(stdout: ChildStdout) -> Lines {
+        let (sender, receiver) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Lines { receiver }
+    }
+
+    /// Takes the child's stdout and reads it.
+    pub(crate) fn of(child: &mut Child) -> Lines {
+        Lines::new(child.stdout.take().expect("stdout must be piped"))
+    }
+
+    /// The next line, or `None` after `timeout` or at end of output.
+    pub(crate) fn next(&self, timeout: Duration) -> Option<String> {
+        self.receiver.recv_timeout(timeout).ok()
+    }
+
+    /// The value of the next line that starts with `key ` (skipping others).
+    pub(crate) fn value(&self, key: &str, timeout: Duration) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.checked_duration_since(Instant::now())?;
+            let line = self.next(left)?;
+            if let Some(value) = line.strip_prefix(key).and_then(|v| v.strip_prefix(' ')) {
+                return Some(value.to_owned());
+            }
+        }
+    }
+
+    /// Collects `count` pids from `pid N` lines, failing the test after
+    /// `timeout`.
+    pub(crate) fn pids(&self, count: usize, timeout: Duration) -> Vec<u32> {
+        let mut pids = Vec::new();
+        while pids.len() < count {
+            match self.value("pid", timeout) {
+                Some(p) => pids.push(p.parse().expect("pid line")),
+                None => panic!(
+                    "only {} of {count} pids arrived within {timeout:?}",
+                    pids.len()
+                ),
+            }
+        }
+        pids
+    }
+}
+
+/// Polls `check` every 10 ms until it is true or `timeout` passes; returns its
+/// last answer.
+pub(crate) fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if check() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Kills and reaps the child when dropped, so that a failing assertion does
+/// not leave it running.
+pub(crate) struct KillOnDrop(pub(crate) Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl std::ops::Deref for KillOnDrop {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for KillOnDrop {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+/// 1 + w + w² + … + w^depth: the size of `tree depth w`.
+pub(crate) fn tree_size(depth: u32, width: u32) -> usize {
+    (0..=depth).map(|d| (width as usize).pow(d)).sum()
+}
+
+/// A name no other test (or test run) uses.
+pub(crate) fn unique_name(tag: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "winjob-test-{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// True when running under Wine (the harness sets `WINJOB_UNDER_WINE=1`).
+pub(crate) fn under_wine() -> bool {
+    std::env::var_os("WINJOB_UNDER_WINE").is_some()
+}
+
+/// Prints why a test is skipped, in one greppable form.
+pub(crate) fn skip(test: &str, reason: &str) {
+    println!("skipped: {test}: {reason}");
+    eprintln!("skipped: {test}: {reason}");
+}
+
+pub(crate) const LONG: Duration = Duration::from_secs(20);

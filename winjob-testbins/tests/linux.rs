@@ -1,0 +1,303 @@
+//! Linux-specific behaviour: the owner's death, the guardian, the cgroup
+//! directory, escapes from process groups, and mode selection. Run natively
+//! in every mode (the harness sets `WINJOB_MODE`) and in the cgroup v2 VM.
+//! Liveness is read from `/proc`, not from the library.
+
+#![cfg(target_os = "linux")]
+
+mod common;
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::*;
+use winjob::os::linux::{JobBuilderExt, JobExt};
+use winjob::{Job, Mode};
+
+/// True while `/proc/<pid>` shows a process that is not a zombie.
+fn alive(pid: u32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            let state = stat
+                .rsplit_once(')')
+                .and_then(|(_, r)| r.split_whitespace().next());
+            state != Some("Z")
+        }
+        Err(_) => false,
+    }
+}
+
+fn mode() -> Mode {
+    winjob::capabilities().unwrap().mode
+}
+
+/// The pids of the guardian processes that are children of this process.
+fn guardians() -> Vec<u32> {
+    let me = std::process::id();
+    let mut found = Vec::new();
+    for entry in fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, r)| r.split_whitespace().nth(1));
+        let is_guardian = cmdline
+            .split(|b| *b == 0)
+            .any(|arg| arg == b"winjob-guardian");
+        if is_guardian && ppid == Some(&me.to_string()) && alive(pid) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// The owner (a separate process holding a kill-on-drop job) is killed with
+/// SIGKILL: no member of its tree may survive 2 seconds, in every mode.
+#[test]
+fn killing_the_owner_kills_the_tree() {
+    let mut owner = KillOnDrop(helper(&["owner", "2", "2"]).spawn().unwrap());
+    let lines = Lines::of(&mut owner);
+    let mut members = Vec::new();
+    loop {
+        let line = lines.next(LONG).expect("owner stopped talking");
+        if line == "ready" {
+            break;
+        }
+        if let Some(pid) = line.strip_prefix("member ") {
+            members.push(pid.parse::<u32>().unwrap());
+        }
+    }
+    assert_eq!(members.len(), tree_size(2, 2), "{members:?}");
+    assert!(members.iter().all(|&p| alive(p)));
+    owner.kill().unwrap(); // SIGKILL: no destructor runs in the owner
+    let killed = Instant::now();
+    let all_dead = eventually(Duration::from_secs(2), || {
+        members.iter().all(|&p| !alive(p))
+    });
+    let survivors: Vec<_> = members.iter().filter(|&&p| alive(p)).collect();
+    assert!(
+        all_dead,
+        "alive 2 s after the owner was killed: {survivors:?}"
+    );
+    println!(
+        "tree of {} gone {:?} after SIGKILL of the owner",
+        members.len(),
+        killed.elapsed()
+    );
+}
+
+/// Without kill-on-drop, the owner's death leaves the tree alone.
+#[test]
+fn an_owner_without_kill_on_drop_leaves_the_tree_running() {
+    let mut owner = KillOnDrop(
+        helper(&["owner", "--no-kill-on-drop", "1", "1"])
+            .spawn()
+            .unwrap(),
+    );
+    let lines = Lines::of(&mut owner);
+    let mut members = Vec::new();
+    while let Some(line) = lines.next(LONG) {
+        if line == "ready" {
+            break;
+        }
+        if let Some(pid) = line.strip_prefix("member ") {
+            members.push(pid.parse::<u32>().unwrap());
+        }
+    }
+    assert_eq!(members.len(), 2);
+    owner.kill().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        members.iter().all(|&p| alive(p)),
+        "members died with the owner"
+    );
+    for pid in members {
+        kill(pid);
+    }
+}
+
+fn kill(pid: u32) {
+    let pid = rustix::process::Pid::from_raw(i32::try_from(pid).unwrap()).unwrap();
+    let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+}
+
+#[test]
+fn dropping_the_job_kills_grandchildren_and_removes_the_directory() {
+    let job = Job::new().unwrap();
+    let dir = job.cgroup_path().map(ToOwned::to_owned);
+    let mut child = job.spawn(&mut helper(&["tree", "2", "2", "60"])).unwrap();
+    let pids = Lines::of(&mut child).pids(7, LONG);
+    drop(job);
+    // Drop returns once the job is empty.
+    let left: Vec<_> = pids.iter().filter(|&&p| alive(p)).collect();
+    assert!(left.is_empty(), "alive after drop: {left:?}");
+    if let Some(dir) = dir {
+        assert!(!dir.exists(), "{} is still there", dir.display());
+    }
+    child.wait().unwrap();
+}
+
+#[test]
+fn the_job_directory_is_owner_only() {
+    let job = Job::new().unwrap();
+    let Some(dir) = job.cgroup_path() else {
+        skip(
+            "the_job_directory_is_owner_only",
+            "process-group mode has no directory",
+        );
+        return;
+    };
+    let mode = fs::metadata(dir).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "{}", dir.display());
+    assert!(job.cgroup_fd().is_some());
+    assert_eq!(job.mode(), self::mode());
+}
+
+/// A member that leaves its process group with setsid escapes a
+/// process-group job, and cannot escape a cgroup job.
+#[test]
+fn setsid_escapes_only_process_groups() {
+    let job = Job::new().unwrap();
+    let mut leader = job
+        .spawn(&mut helper(&["spawn", "--", "escape", "60"]))
+        .unwrap();
+    let escapee = Lines::of(&mut leader).pids(1, LONG)[0];
+    job.terminate(1).unwrap();
+    assert!(job.wait_timeout(LONG).unwrap());
+    leader.wait().unwrap();
+    let caps = winjob::capabilities().unwrap();
+    if caps.contained {
+        assert!(
+            eventually(Duration::from_secs(2), || !alive(escapee)),
+            "escaped a cgroup"
+        );
+    } else {
+        assert!(
+            alive(escapee),
+            "process groups cannot hold a setsid'd process"
+        );
+        kill(escapee);
+        println!("as documented: pid {escapee} escaped the process-group job with setsid");
+    }
+}
+
+/// The child moves itself before exec; if the move fails, the program never
+/// runs (fail-closed).
+#[test]
+fn a_spawn_into_a_removed_cgroup_fails_and_runs_nothing() {
+    let job = Job::builder().kill_on_drop(false).create().unwrap();
+    let Some(dir) = job.cgroup_path().map(ToOwned::to_owned) else {
+        skip(
+            "a_spawn_into_a_removed_cgroup_fails_and_runs_nothing",
+            "no cgroup",
+        );
+        return;
+    };
+    fs::remove_dir(&dir).unwrap();
+    let marker = std::env::temp_dir().join(unique_name("ran"));
+    let mut command = std::process::Command::new("sh");
+    command.args(["-c", &format!("touch {}", marker.display())]);
+    let e = job.spawn(&mut command).unwrap_err();
+    println!("spawn into a removed cgroup: {e}");
+    assert_eq!(e.raw_os_error(), Some(19), "ENODEV expected: {e}");
+    assert!(!marker.exists(), "the program ran outside the job");
+}
+
+/// A killed guardian is replaced at the next registration, and the new one
+/// knows every live job.
+#[test]
+fn a_killed_guardian_is_replaced() {
+    // Keep a kill-on-drop job with a member alive, so that a guardian exists.
+    let first = Job::new().unwrap();
+    let _member = KillOnDrop(first.spawn(&mut helper(&["sleep", "30"])).unwrap());
+    let before = guardians();
+    assert!(!before.is_empty(), "no guardian is running");
+    for pid in &before {
+        kill(*pid);
+    }
+    assert!(eventually(LONG, || guardians().is_empty()));
+    let second = Job::new().unwrap();
+    let mut child = KillOnDrop(second.spawn(&mut helper(&["sleep", "30"])).unwrap());
+    let after = guardians();
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert!(!before.contains(&after[0]));
+    drop(second);
+    assert!(eventually(LONG, || child.try_wait().unwrap().is_some()));
+    drop(first);
+}
+
+#[test]
+fn modes_can_be_chosen_per_job() {
+    let job = Job::builder().mode(Mode::ProcessGroup).create().unwrap();
+    assert_eq!(job.mode(), Mode::ProcessGroup);
+    assert!(job.cgroup_path().is_none());
+    let mut child = job.spawn(&mut helper(&["whereami"])).unwrap();
+    let pgid: u32 = Lines::of(&mut child)
+        .value("pgid", LONG)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(Some(pgid), Some(child.id()));
+    child.wait().unwrap();
+
+    let e = Job::builder().mode(Mode::JobObject).create().unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{e}");
+}
+
+#[test]
+fn a_cgroup_root_outside_cgroupfs_is_refused() {
+    let e = Job::builder()
+        .cgroup_root(std::env::temp_dir())
+        .create()
+        .unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{e}");
+    assert!(e.to_string().contains("not in a cgroup filesystem"), "{e}");
+    let e = Job::builder()
+        .cgroup_root("/no/such/dir")
+        .create()
+        .unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{e}");
+}
+
+#[test]
+fn linux_name_rules() {
+    for bad in ["a/b", ".hidden", "tab\there"] {
+        let e = Job::builder().name(bad).create().unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{bad:?}: {e}");
+    }
+}
+
+/// Members that exit on SIGTERM are not killed.
+#[test]
+fn stop_lets_members_exit_gracefully() {
+    let job = Job::new().unwrap();
+    let mut child = job.spawn(&mut helper(&["tree", "1", "2", "60"])).unwrap();
+    Lines::of(&mut child).pids(3, LONG);
+    let stopped = job.stop(Duration::from_secs(10)).unwrap();
+    assert_eq!(stopped, winjob::Stopped::Gracefully);
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(child.wait().unwrap().signal(), Some(15), "SIGTERM expected");
+}
+
+#[test]
+fn a_process_outside_the_job_is_not_listed() {
+    let job = Job::new().unwrap();
+    let _outside = KillOnDrop(
+        helper(&["sleep", "30"])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let _inside = KillOnDrop(job.spawn(&mut helper(&["sleep", "30"])).unwrap());
+    assert_eq!(job.pids().unwrap().len(), 1);
+}

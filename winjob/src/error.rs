@@ -1,0 +1,31 @@
+//! Constructors for the errors the library reports itself.
+//!
+//! Every error the library makes (as opposed to one the OS returns) names what
+//! was wrong and what is accepted, so that a caller who prints it can act on it
+//! without reading our source. OS errors pass through as `io::Error::from_raw_os_error`
+//! or `last_os_error`, sometimes wrapped with the same kind and a message that
+//! says which call failed.
+
+use std::fmt::Display;
+use std::io;
+
+/// Bad input from the caller, caught before any system call.
+pub(crate) fn invalid_input(message: impl Display) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, message.to_string())
+}
+
+/// Something the caller named does not exist (a job, a process).
+pub(crate) fn not_found(message: impl Display) -> io::Error {
+    io::Error::new(io::ErrorKind::NotFound, message.to_string())
+}
+
+/// The running system or the backend in use cannot do what was asked.
+pub(crate) fn unsupported(message: impl Display) -> io::Error {
+    io::Error::new(io::ErrorKind::Unsupported, message.to_string())
+}
+
+/// Wraps an OS error with context, keeping its kind (and so its meaning to
+/// callers that match on `kind()`), and the raw OS code in the message.
+pub(crate) fn with_context(error: io::Error, context: impl Display) -> io::Error {
+    io::Error::new(error.kind(), format!("{context}: {error}"))
+}

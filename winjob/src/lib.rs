@@ -1,0 +1,64 @@
+//! # winjob: a process tree as one unit
+//!
+//! A **job** is a group of processes managed as one: create a job, start
+//! programs in it, and from then on the whole tree — children, grandchildren,
+//! anything they start — can be listed, waited for, stopped and killed at once,
+//! and surely: by default the tree dies when the [`Job`] is dropped, and also
+//! when the owning process crashes or is killed.
+//!
+//! On Windows a job is a Job Object, and this crate is a complete binding of
+//! it. On Linux the same API runs on cgroups (v2 first, v1 where only v1 is
+//! writable), with a process-group fallback; [`capabilities`] says which one is
+//! in use and why.
+//!
+//! ## Start here
+//!
+//! ```no_run
+//! use std::process::Command;
+//! use std::time::Duration;
+//! use winjob::{Job, Stopped};
+//!
+//! // An anonymous job; every process in it dies when `job` is dropped.
+//! let job = Job::new()?;
+//!
+//! // The child is in the job before its first instruction runs, and so is
+//! // everything it starts.
+//! let mut child = job.spawn(Command::new("cargo").arg("test"))?;
+//!
+//! println!("members: {:?}", job.pids()?);
+//!
+//! // Ask politely, give the tree five seconds, then kill what is left.
+//! match job.stop(Duration::from_secs(5))? {
+//!     Stopped::Gracefully => println!("every process exited"),
+//!     Stopped::Killed => println!("some processes had to be killed"),
+//! }
+//! child.wait()?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! ## Errors
+//!
+//! Every fallible call returns [`std::io::Result`]. Bad input is refused with
+//! [`ErrorKind::InvalidInput`](std::io::ErrorKind::InvalidInput) before any
+//! system call, with a message that names the argument and what is accepted.
+//! Something this system cannot do is
+//! [`ErrorKind::Unsupported`](std::io::ErrorKind::Unsupported), naming what is
+//! missing. Nothing in this crate panics on input.
+//!
+//! ## Operating-system specifics
+//!
+//! - `os::windows` (on Windows): breakaway, security descriptors, access
+//!   rights, handles, creation flags.
+//! - `os::linux` (on Linux): the mode, the cgroup directory and its file
+//!   descriptor, the process group.
+
+mod capabilities;
+mod error;
+mod job;
+pub mod os;
+mod sys;
+mod validate;
+
+pub use crate::capabilities::{Capabilities, Mode, capabilities};
+pub use crate::job::{Job, JobBuilder, Stopped};
+pub use crate::validate::MAX_NAME_LEN;

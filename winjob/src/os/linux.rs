@@ -1,0 +1,79 @@
+//! Linux-specific parts of a job: the mode, the cgroup directory and its file
+//! descriptor, the process group.
+//!
+//! ```no_run
+//! use winjob::Mode;
+//! use winjob::os::linux::{JobBuilderExt, JobExt};
+//!
+//! let job = winjob::Job::builder().mode(Mode::ProcessGroup).create()?;
+//! assert_eq!(job.mode(), Mode::ProcessGroup);
+//! assert!(job.cgroup_path().is_none());
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+use std::os::fd::BorrowedFd;
+use std::path::{Path, PathBuf};
+
+use crate::os::sealed::Sealed;
+use crate::{Job, JobBuilder, Mode};
+
+/// Linux settings of a [`JobBuilder`].
+pub trait JobBuilderExt: Sealed {
+    /// Uses `mode` for this job instead of the detected one (see
+    /// [`capabilities`](crate::capabilities)). [`JobBuilder::create`] fails with
+    /// `Unsupported`, saying what is missing, if this system cannot provide it,
+    /// and with `InvalidInput` for [`Mode::JobObject`].
+    fn mode(&mut self, mode: Mode) -> &mut Self;
+
+    /// Creates the job's cgroup under `root` instead of the detected job root.
+    /// `root` must be a directory in a cgroup mount of the kind the mode uses.
+    fn cgroup_root(&mut self, root: impl Into<PathBuf>) -> &mut Self;
+}
+
+impl JobBuilderExt for JobBuilder {
+    fn mode(&mut self, mode: Mode) -> &mut Self {
+        self.sys.mode = Some(mode);
+        self
+    }
+
+    fn cgroup_root(&mut self, root: impl Into<PathBuf>) -> &mut Self {
+        self.sys.cgroup_root = Some(root.into());
+        self
+    }
+}
+
+/// Linux operations on a [`Job`].
+pub trait JobExt: Sealed {
+    /// The mode this job uses.
+    fn mode(&self) -> Mode;
+
+    /// The job's cgroup directory, in cgroup modes.
+    fn cgroup_path(&self) -> Option<&Path>;
+
+    /// A file descriptor of the job's cgroup directory (opened `O_DIRECTORY |
+    /// O_CLOEXEC`), in cgroup modes: for `openat`, `clone3(CLONE_INTO_CGROUP)`
+    /// (cgroup v2) and other calls this crate does not wrap.
+    fn cgroup_fd(&self) -> Option<BorrowedFd<'_>>;
+
+    /// The job's process group id, in process-group mode, once a process has
+    /// been spawned into the job.
+    fn process_group(&self) -> Option<u32>;
+}
+
+impl JobExt for Job {
+    fn mode(&self) -> Mode {
+        self.inner.mode()
+    }
+
+    fn cgroup_path(&self) -> Option<&Path> {
+        self.inner.cgroup_path()
+    }
+
+    fn cgroup_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.inner.cgroup_fd()
+    }
+
+    fn process_group(&self) -> Option<u32> {
+        self.inner.process_group()
+    }
+}

@@ -1,0 +1,447 @@
+//! A job as a cgroup directory (v2, or v1 freezer).
+//!
+//! The directory is opened once (`O_DIRECTORY | O_CLOEXEC`) and every control
+//! file is reached relative to that descriptor (`openat`), so a job keeps
+//! working on its own directory even if paths change around it. `cgroup.procs`
+//! is also kept open for writing: the spawn path writes `0` to it from the
+//! child, and `assign` writes pids to it.
+
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use rustix::fs::{Mode as FileMode, OFlags};
+
+use super::detect::Root;
+use super::parse;
+use crate::error::{not_found, with_context};
+
+/// Which cgroup version a directory belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Version {
+    V2,
+    V1Freezer,
+}
+
+#[derive(Debug)]
+pub(crate) struct Cgroup {
+    pub(crate) version: Version,
+    pub(crate) path: PathBuf,
+    /// The path as `/proc/<pid>/cgroup` shows it, for membership tests.
+    pub(crate) cgroup_path: String,
+    pub(crate) dir: OwnedFd,
+    /// `cgroup.procs`, open for writing; shared with spawn closures.
+    pub(crate) procs: Arc<OwnedFd>,
+}
+
+impl Cgroup {
+    /// Creates the directory `name` under `root`, owner-only (mode 0700), and
+    /// opens it.
+    pub(crate) fn create(version: Version, root: &Root, name: &str) -> io::Result<Cgroup> {
+        let path = root.path.join(name);
+        rustix::fs::mkdir(&path, FileMode::from_raw_mode(0o700)).map_err(|e| match e {
+            rustix::io::Errno::EXIST => io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!(
+                    "a job named {name:?} already exists ({}); use Job::open",
+                    path.display()
+                ),
+            ),
+            e => with_context(e.into(), format!("cannot create cgroup {}", path.display())),
+        })?;
+        Cgroup::open_dir(version, root, path).inspect_err(|_| {
+            let _ = rustix::fs::rmdir(root.path.join(name));
+        })
+    }
+
+    /// Opens an existing job directory.
+    pub(crate) fn open(version: Version, root: &Root, name: &str) -> io::Result<Cgroup> {
+        let path = root.path.join(name);
+        Cgroup::open_dir(version, root, path)
+    }
+
+    fn open_dir(version: Version, root: &Root, path: PathBuf) -> io::Result<Cgroup> {
+        let dir = rustix::fs::open(
+            &path,
+            OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+            FileMode::empty(),
+        )
+        .map_err(|e| match e {
+            rustix::io::Errno::NOENT => not_found(format!(
+                "no job named {:?} (no directory {})",
+                path.file_name().unwrap_or_default(),
+                path.display()
+            )),
+            e => with_context(e.into(), format!("cannot open {}", path.display())),
+        })?;
+        let procs = rustix::fs::openat(
+            &dir,
+            "cgroup.procs",
+            OFlags::WRONLY | OFlags::CLOEXEC,
+            FileMode::empty(),
+        )
+        .map_err(|e| {
+            with_context(
+                e.into(),
+                format!("cannot open {}/cgroup.procs", path.display()),
+            )
+        })?;
+        let cgroup_path = super::detect::cgroup_path_of(root, &path);
+        Ok(Cgroup {
+            version,
+            path,
+            cgroup_path,
+            dir,
+            procs: Arc::new(procs),
+        })
+    }
+
+    pub(crate) fn dir_fd(&self) -> BorrowedFd<'_> {
+        self.dir.as_fd()
+    }
+
+    /// Reads a control file of this cgroup (or of `sub`, a directory below it).
+    fn read(&self, file: &str) -> io::Result<String> {
+        read_at(self.dir.as_fd(), file)
+    }
+
+    /// Writes `pid` (0 = the writer) to `cgroup.procs`.
+    pub(crate) fn write_pid(&self, pid: u32) -> io::Result<()> {
+        let text = pid.to_string();
+        rustix::io::write(&*self.procs, text.as_bytes())
+            .map(drop)
+            .map_err(|e| match e {
+                rustix::io::Errno::SRCH => not_found(format!(
+                    "no running process with pid {pid} (it may have exited)"
+                )),
+                e => with_context(
+                    e.into(),
+                    format!("cannot move pid {pid} into {}", self.path.display()),
+                ),
+            })
+    }
+
+    /// Every pid in this cgroup and the cgroups below it.
+    pub(crate) fn pids(&self) -> io::Result<Vec<u32>> {
+        let mut pids = Vec::new();
+        collect_pids(self.dir.as_fd(), &mut pids, 0)?;
+        Ok(pids)
+    }
+
+    /// True if `/proc/<pid>/cgroup` puts the process in this cgroup or below.
+    pub(crate) fn contains(&self, pid: u32) -> io::Result<bool> {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).map_err(|e| {
+            if e.kind() == io::ErrorKind::NotFound {
+                not_found(format!("no process with pid {pid}"))
+            } else {
+                e
+            }
+        })?;
+        let lines = parse::proc_cgroup(&text);
+        let path = match self.version {
+            Version::V2 => parse::v2_path(&lines),
+            Version::V1Freezer => parse::v1_path(&lines, "freezer"),
+        };
+        Ok(path.is_some_and(|p| is_within(p, &self.cgroup_path)))
+    }
+
+    /// Kills every process in the cgroup and below.
+    pub(crate) fn kill(&self) -> io::Result<()> {
+        match self.version {
+            Version::V2 => match write_at(self.dir.as_fd(), "cgroup.kill", b"1") {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => self.kill_each(),
+                other => other,
+            },
+            Version::V1Freezer => self.freeze_kill_thaw(),
+        }
+    }
+
+    /// Kernels before 5.14 have no `cgroup.kill`: signal each member until
+    /// none is left (a process forking at that moment may need a second round).
+    fn kill_each(&self) -> io::Result<()> {
+        for _ in 0..100 {
+            let pids = self.pids()?;
+            if pids.is_empty() {
+                return Ok(());
+            }
+            for pid in pids {
+                signal(pid, rustix::process::Signal::KILL);
+            }
+        }
+        Ok(())
+    }
+
+    /// cgroup v1 has no kill file: freeze the cgroup so nobody can fork, kill
+    /// every member, thaw so the kills are delivered; repeat until empty.
+    fn freeze_kill_thaw(&self) -> io::Result<()> {
+        for _ in 0..100 {
+            let pids = self.pids()?;
+            if pids.is_empty() {
+                return Ok(());
+            }
+            self.set_frozen(true)?;
+            for pid in self.pids()? {
+                signal(pid, rustix::process::Signal::KILL);
+            }
+            self.set_frozen(false)?;
+            if self.wait_empty(Some(Instant::now() + Duration::from_millis(50)))? {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    fn set_frozen(&self, frozen: bool) -> io::Result<()> {
+        let (file, value): (&str, &[u8]) = match (self.version, frozen) {
+            (Version::V2, true) => ("cgroup.freeze", b"1"),
+            (Version::V2, false) => ("cgroup.freeze", b"0"),
+            (Version::V1Freezer, true) => ("freezer.state", b"FROZEN"),
+            (Version::V1Freezer, false) => ("freezer.state", b"THAWED"),
+        };
+        write_at(self.dir.as_fd(), file, value)?;
+        if frozen && self.version == Version::V1Freezer {
+            // FREEZING until every task has stopped.
+            let until = Instant::now() + Duration::from_secs(1);
+            while self.read("freezer.state")?.trim() != "FROZEN" && Instant::now() < until {
+                thread::sleep(Duration::from_millis(1));
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends `SIGTERM` to every member.
+    pub(crate) fn terminate_gently(&self) -> io::Result<()> {
+        for pid in self.pids()? {
+            signal(pid, rustix::process::Signal::TERM);
+        }
+        Ok(())
+    }
+
+    /// Waits until no process is left in the cgroup or below.
+    ///
+    /// v2: `populated 0` in `cgroup.events`; the file is re-read after every
+    /// `POLLPRI`, which kernfs raises on each change after our last read, so no
+    /// change can slip between a read and the poll. v1 has no such event:
+    /// `cgroup.procs` is polled, every 1 ms at first, backing off to 20 ms.
+    pub(crate) fn wait_empty(&self, deadline: Option<Instant>) -> io::Result<bool> {
+        match self.version {
+            Version::V2 => self.wait_events(deadline),
+            Version::V1Freezer => {
+                let mut pause = Duration::from_millis(1);
+                loop {
+                    if self.pids()?.is_empty() {
+                        return Ok(true);
+                    }
+                    if !sleep_until(deadline, pause) {
+                        return Ok(false);
+                    }
+                    pause = (pause * 2).min(Duration::from_millis(20));
+                }
+            }
+        }
+    }
+
+    fn wait_events(&self, deadline: Option<Instant>) -> io::Result<bool> {
+        let events = rustix::fs::openat(
+            &self.dir,
+            "cgroup.events",
+            OFlags::RDONLY | OFlags::CLOEXEC,
+            FileMode::empty(),
+        )?;
+        let mut buf = [0u8; 128];
+        loop {
+            let n = rustix::io::pread(&events, &mut buf, 0)?;
+            let text = std::str::from_utf8(&buf[..n]).unwrap_or("");
+            if parse::populated(text) == Some(false) {
+                return Ok(true);
+            }
+            let timeout = match deadline {
+                None => None,
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Ok(false);
+                    }
+                    Some(left)
+                }
+            };
+            // Wake at least once a second: a cgroup removed under us never
+            // raises an event.
+            let slice = timeout.map_or(Duration::from_secs(1), |t| t.min(Duration::from_secs(1)));
+            let spec =
+                rustix::event::Timespec::try_from(slice).unwrap_or(rustix::event::Timespec {
+                    tv_sec: 1,
+                    tv_nsec: 0,
+                });
+            let mut fds = [rustix::event::PollFd::new(
+                &events,
+                rustix::event::PollFlags::PRI,
+            )];
+            match rustix::event::poll(&mut fds, Some(&spec)) {
+                Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Removes the directory; succeeds only once it is empty.
+    pub(crate) fn remove(&self) -> io::Result<()> {
+        rustix::fs::rmdir(&self.path).map_err(io::Error::from)
+    }
+}
+
+/// True if cgroup path `p` is `base` or below it.
+fn is_within(p: &str, base: &str) -> bool {
+    p == base
+        || p.strip_prefix(base)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+fn read_at(dir: BorrowedFd<'_>, file: &str) -> io::Result<String> {
+    let fd = rustix::fs::openat(
+        dir,
+        file,
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        FileMode::empty(),
+    )?;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match rustix::io::read(&fd, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+fn write_at(dir: BorrowedFd<'_>, file: &str, value: &[u8]) -> io::Result<()> {
+    let fd = rustix::fs::openat(
+        dir,
+        file,
+        OFlags::WRONLY | OFlags::CLOEXEC,
+        FileMode::empty(),
+    )?;
+    rustix::io::write(&fd, value)?;
+    Ok(())
+}
+
+/// Depth limit for nested cgroups: far beyond real use, it only stops a
+/// pathological tree from exhausting the stack.
+const MAX_DEPTH: usize = 64;
+
+fn collect_pids(dir: BorrowedFd<'_>, into: &mut Vec<u32>, depth: usize) -> io::Result<()> {
+    match read_at(dir, "cgroup.procs") {
+        Ok(text) => parse::pid_list(&text, into),
+        // Removed while we walked: it has no members.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    }
+    if depth >= MAX_DEPTH {
+        return Ok(());
+    }
+    let mut children = Vec::new();
+    {
+        let fd = rustix::fs::openat(
+            dir,
+            ".",
+            OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+            FileMode::empty(),
+        )?;
+        let mut entries = rustix::fs::Dir::read_from(&fd)?;
+        while let Some(entry) = entries.read() {
+            let entry = entry?;
+            if entry.file_type() == rustix::fs::FileType::Directory {
+                let name = entry.file_name().to_bytes();
+                if name != b"." && name != b".." {
+                    children.push(entry.file_name().to_owned());
+                }
+            }
+        }
+    }
+    for name in children {
+        let sub = match rustix::fs::openat(
+            dir,
+            name.as_c_str(),
+            OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+            FileMode::empty(),
+        ) {
+            Ok(fd) => fd,
+            Err(rustix::io::Errno::NOENT) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        collect_pids(sub.as_fd(), into, depth + 1)?;
+    }
+    Ok(())
+}
+
+/// Sends `signal` to `pid`, ignoring a process that is already gone.
+pub(crate) fn signal(pid: u32, signal: rustix::process::Signal) {
+    if let Some(pid) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    {
+        let _ = rustix::process::kill_process(pid, signal);
+    }
+}
+
+/// Sleeps `pause`, or until `deadline` if sooner; false if the deadline had
+/// already passed.
+pub(crate) fn sleep_until(deadline: Option<Instant>, pause: Duration) -> bool {
+    match deadline {
+        None => {
+            thread::sleep(pause);
+            true
+        }
+        Some(d) => {
+            let left = d.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            thread::sleep(pause.min(left));
+            true
+        }
+    }
+}
+
+/// Removes job directories left behind by processes that died without
+/// cleaning up (anonymous jobs are named `.anon-<pid>-<n>`). Only empty
+/// directories can be removed, so a job whose processes still run is safe.
+pub(crate) fn sweep(root: &Path) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some(rest) = name.strip_prefix(".anon-") else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<i32>().ok()) else {
+            continue;
+        };
+        let alive = rustix::process::Pid::from_raw(pid)
+            .is_some_and(|p| rustix::process::test_kill_process(p).is_ok());
+        if !alive {
+            let _ = std::fs::remove_dir(entry.path());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn within() {
+        assert!(is_within("/winjob/a", "/winjob/a"));
+        assert!(is_within("/winjob/a/b", "/winjob/a"));
+        assert!(!is_within("/winjob/ab", "/winjob/a"));
+        assert!(!is_within("/winjob", "/winjob/a"));
+    }
+}

@@ -1,0 +1,320 @@
+//! Finding out, once per process, where jobs can live on this host.
+//!
+//! The layout is read from `/proc/self/mountinfo` (never assumed to be
+//! `/sys/fs/cgroup`: on hybrid hosts that is a tmpfs, and cgroup2 is mounted
+//! elsewhere, e.g. `/sys/fs/cgroup/unified`) and `/proc/self/cgroup` (where this
+//! process is). The job root of each kind is a directory `winjob` inside this
+//! process's own cgroup, created if missing; creating it is the writability
+//! test. That directory is the library's and stays; the job directories in it
+//! are removed when their jobs end.
+
+use std::env;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use super::parse;
+use crate::Mode;
+use crate::error::{invalid_input, unsupported};
+
+/// The name of the directory, inside the own cgroup, that holds the jobs.
+const ROOT_DIR_NAME: &str = "winjob";
+
+/// `statfs` magic numbers of the two cgroup filesystems (linux/magic.h).
+const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
+const CGROUP_SUPER_MAGIC: i64 = 0x0027_e0eb;
+
+/// A directory under which jobs of one kind are created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Root {
+    /// The directory itself.
+    pub(crate) path: PathBuf,
+    /// The mount point of its hierarchy, to turn `/proc/<pid>/cgroup` paths
+    /// into directories.
+    pub(crate) mount_point: PathBuf,
+    /// The hierarchy path mounted at `mount_point` (`/` usually).
+    pub(crate) mount_root: String,
+}
+
+/// What the detection found.
+#[derive(Debug)]
+pub(crate) struct Detected {
+    /// The v2 job root, or why there is none.
+    pub(crate) v2: Result<Root, String>,
+    /// The v1 freezer job root, or why there is none.
+    pub(crate) v1: Result<Root, String>,
+    /// The mode new jobs use unless told otherwise.
+    pub(crate) default_mode: Mode,
+    /// Why `default_mode` was chosen.
+    pub(crate) reason: String,
+    /// True when `/bin/sh` is there to run the guardian.
+    pub(crate) has_shell: bool,
+}
+
+/// The path of the shell that runs the guardian.
+pub(crate) const SHELL: &str = "/bin/sh";
+
+static DETECTED: OnceLock<Result<Detected, (io::ErrorKind, String)>> = OnceLock::new();
+
+/// The cached detection; runs it on first use.
+pub(crate) fn detected() -> io::Result<&'static Detected> {
+    DETECTED
+        .get_or_init(|| detect().map_err(|e| (e.kind(), e.to_string())))
+        .as_ref()
+        .map_err(|(kind, message)| io::Error::new(*kind, message.clone()))
+}
+
+fn detect() -> io::Result<Detected> {
+    let forced_mode = match env::var("WINJOB_MODE") {
+        Ok(value) => Some(parse_mode(&value)?),
+        Err(env::VarError::NotPresent) => None,
+        Err(env::VarError::NotUnicode(_)) => {
+            return Err(invalid_input("WINJOB_MODE is not valid UTF-8"));
+        }
+    };
+    let forced_root = env::var_os("WINJOB_CGROUP_ROOT").map(PathBuf::from);
+
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let own = fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let mounts = parse::cgroup_mounts(&mountinfo);
+    let own = parse::proc_cgroup(&own);
+
+    let (v2, v1) = match &forced_root {
+        Some(root) => {
+            let root = explicit_root(root)?;
+            match root.1 {
+                Mode::CgroupV2 => (
+                    Ok(root.0),
+                    Err("WINJOB_CGROUP_ROOT is a cgroup v2 directory".into()),
+                ),
+                _ => (
+                    Err("WINJOB_CGROUP_ROOT is a cgroup v1 directory".into()),
+                    Ok(root.0),
+                ),
+            }
+        }
+        None => (v2_root(&mounts, &own), v1_root(&mounts, &own)),
+    };
+
+    let (default_mode, reason) = match forced_mode {
+        Some(mode) => {
+            let available = match mode {
+                Mode::CgroupV2 => v2.as_ref().map(drop).map_err(String::as_str),
+                Mode::CgroupV1 => v1.as_ref().map(drop).map_err(String::as_str),
+                _ => Ok(()),
+            };
+            if let Err(why) = available {
+                return Err(unsupported(format!(
+                    "WINJOB_MODE={mode} cannot be used on this host: {why}"
+                )));
+            }
+            (mode, format!("forced by WINJOB_MODE={mode}"))
+        }
+        None => match (&v2, &v1) {
+            (Ok(root), _) => (
+                Mode::CgroupV2,
+                format!("cgroup v2 job root {} is writable", root.path.display()),
+            ),
+            (Err(v2_why), Ok(root)) => (
+                Mode::CgroupV1,
+                format!(
+                    "no usable cgroup v2 ({v2_why}); cgroup v1 freezer job root {} is writable",
+                    root.path.display()
+                ),
+            ),
+            (Err(v2_why), Err(v1_why)) => (
+                Mode::ProcessGroup,
+                format!(
+                    "no writable cgroup (v2: {v2_why}; v1: {v1_why}); falling back to process \
+                     groups, which a process can leave with setsid"
+                ),
+            ),
+        },
+    };
+
+    Ok(Detected {
+        v2,
+        v1,
+        default_mode,
+        reason,
+        has_shell: is_executable(Path::new(SHELL)),
+    })
+}
+
+/// Parses a mode name as `WINJOB_MODE` and reports accept it.
+pub(crate) fn parse_mode(value: &str) -> io::Result<Mode> {
+    match value {
+        "cgroup-v2" => Ok(Mode::CgroupV2),
+        "cgroup-v1" => Ok(Mode::CgroupV1),
+        "process-group" => Ok(Mode::ProcessGroup),
+        other => Err(invalid_input(format!(
+            "WINJOB_MODE={other:?} is not a Linux mode; accepted: cgroup-v2, cgroup-v1, process-group"
+        ))),
+    }
+}
+
+fn v2_root(mounts: &[parse::CgroupMount], own: &[parse::CgroupLine]) -> Result<Root, String> {
+    let mount = mounts
+        .iter()
+        .find(|m| m.is_v2())
+        .ok_or("no cgroup2 filesystem is mounted")?;
+    let own_path = parse::v2_path(own).ok_or("this process has no cgroup v2 path")?;
+    make_root(mount, own_path)
+}
+
+fn v1_root(mounts: &[parse::CgroupMount], own: &[parse::CgroupLine]) -> Result<Root, String> {
+    let mount = mounts
+        .iter()
+        .find(|m| m.has_v1_controller("freezer"))
+        .ok_or("no cgroup v1 freezer hierarchy is mounted")?;
+    let own_path = parse::v1_path(own, "freezer").ok_or("this process has no freezer cgroup")?;
+    make_root(mount, own_path)
+}
+
+/// `<mount>/<own cgroup>/winjob`, created if missing.
+fn make_root(mount: &parse::CgroupMount, own_path: &str) -> Result<Root, String> {
+    let mount_point = PathBuf::from(&mount.mount_point);
+    let own_dir = dir_in_mount(&mount_point, &mount.root, own_path);
+    let path = own_dir.join(ROOT_DIR_NAME);
+    match fs::create_dir(&path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(format!("cannot create {}: {e}", path.display())),
+    }
+    // The directory may exist but belong to someone else.
+    if let Err(e) = rustix::fs::access(
+        path.join("cgroup.procs").as_path(),
+        rustix::fs::Access::WRITE_OK,
+    ) {
+        return Err(format!(
+            "{} is not writable: {}",
+            path.display(),
+            io::Error::from(e)
+        ));
+    }
+    Ok(Root {
+        path,
+        mount_point,
+        mount_root: mount.root.clone(),
+    })
+}
+
+/// A root given by the caller: it must exist and be a cgroup directory; its
+/// filesystem says which version.
+pub(crate) fn explicit_root(path: &Path) -> io::Result<(Root, Mode)> {
+    if path.to_str().is_none_or(|p| p.contains('\n')) {
+        return Err(invalid_input(format!(
+            "cgroup root {} must be valid UTF-8 without newlines",
+            path.display()
+        )));
+    }
+    let statfs = rustix::fs::statfs(path).map_err(|e| {
+        invalid_input(format!(
+            "cgroup root {}: {}",
+            path.display(),
+            io::Error::from(e)
+        ))
+    })?;
+    #[allow(clippy::unnecessary_cast)] // f_type's width differs between targets
+    let mode = match statfs.f_type as i64 {
+        CGROUP2_SUPER_MAGIC => Mode::CgroupV2,
+        CGROUP_SUPER_MAGIC => Mode::CgroupV1,
+        _ => {
+            return Err(invalid_input(format!(
+                "cgroup root {} is not in a cgroup filesystem (cgroup2 or cgroup v1 freezer)",
+                path.display()
+            )));
+        }
+    };
+    let path = fs::canonicalize(path)?;
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo")?;
+    let mount = parse::cgroup_mounts(&mountinfo)
+        .into_iter()
+        .filter(|m| m.is_v2() == (mode == Mode::CgroupV2))
+        .filter(|m| path.starts_with(&m.mount_point))
+        .max_by_key(|m| m.mount_point.len())
+        .ok_or_else(|| {
+            invalid_input(format!(
+                "cgroup root {} is in no listed cgroup mount",
+                path.display()
+            ))
+        })?;
+    if mode == Mode::CgroupV1 && !mount.has_v1_controller("freezer") {
+        return Err(invalid_input(format!(
+            "cgroup root {} is in a v1 hierarchy without the freezer controller",
+            path.display()
+        )));
+    }
+    let root = Root {
+        path,
+        mount_point: PathBuf::from(&mount.mount_point),
+        mount_root: mount.root,
+    };
+    Ok((root, mode))
+}
+
+/// The directory of `cgroup_path` in a hierarchy mounted at `mount_point`,
+/// where the mount shows the hierarchy from `mount_root` down.
+fn dir_in_mount(mount_point: &Path, mount_root: &str, cgroup_path: &str) -> PathBuf {
+    let relative = if mount_root == "/" {
+        cgroup_path
+    } else {
+        cgroup_path.strip_prefix(mount_root).unwrap_or(cgroup_path)
+    };
+    mount_point.join(relative.trim_start_matches('/'))
+}
+
+/// The cgroup path (as `/proc/<pid>/cgroup` shows it) of a directory.
+pub(crate) fn cgroup_path_of(root: &Root, dir: &Path) -> String {
+    let relative = dir.strip_prefix(&root.mount_point).unwrap_or(dir);
+    let base = root.mount_root.trim_end_matches('/');
+    format!("{base}/{}", relative.display())
+}
+
+fn is_executable(path: &Path) -> bool {
+    rustix::fs::access(path, rustix::fs::Access::EXEC_OK).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_parse() {
+        assert_eq!(parse_mode("cgroup-v2").unwrap(), Mode::CgroupV2);
+        assert_eq!(parse_mode("process-group").unwrap(), Mode::ProcessGroup);
+        let e = parse_mode("systemd").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        assert!(
+            e.to_string()
+                .contains("cgroup-v2, cgroup-v1, process-group")
+        );
+    }
+
+    #[test]
+    fn paths_in_mounts() {
+        let m = Path::new("/sys/fs/cgroup/unified");
+        assert_eq!(
+            dir_in_mount(m, "/", "/"),
+            Path::new("/sys/fs/cgroup/unified")
+        );
+        assert_eq!(
+            dir_in_mount(m, "/", "/a/b"),
+            Path::new("/sys/fs/cgroup/unified/a/b")
+        );
+        assert_eq!(
+            dir_in_mount(m, "/a", "/a/b"),
+            Path::new("/sys/fs/cgroup/unified/b")
+        );
+        let root = Root {
+            path: PathBuf::from("/sys/fs/cgroup/unified/winjob"),
+            mount_point: m.to_path_buf(),
+            mount_root: "/".into(),
+        };
+        assert_eq!(
+            cgroup_path_of(&root, Path::new("/sys/fs/cgroup/unified/winjob/j")),
+            "/winjob/j"
+        );
+    }
+}

@@ -1,0 +1,197 @@
+//! The guardian: a small process outside every job that kills this process's
+//! kill-on-drop jobs if this process dies without dropping them.
+//!
+//! Windows kills a `KILL_ON_JOB_CLOSE` job when its last handle closes, and
+//! the kernel closes handles of a process that dies however it dies. Linux has
+//! no such hook for cgroups, so the backend starts, on the first kill-on-drop
+//! job, one `/bin/sh` running `guardian.sh` (next to this file). Its standard
+//! input is one end of a Unix socket pair; this process holds the other end,
+//! `O_CLOEXEC`, so no program it starts inherits it. Over it this process sends
+//! one line per job: `+ID KIND ARG` when the job is created (before its
+//! directory exists, so there is no window in which it is unguarded) and `-ID`
+//! when it was ended and removed normally; and `r PATH` for a job dropped
+//! without kill-on-drop while it still has processes, whose directory the
+//! guardian removes (polling once a second, in a background subshell) once the
+//! last of them has exited, as Windows does with a Job Object that has no
+//! handles and no processes. When this process dies (exit,
+//! crash, `SIGKILL`), the kernel closes the socket, the guardian reads EOF, and
+//! ends every job still registered: `cgroup.kill` (v2), freeze–kill–thaw (v1)
+//! or `kill -KILL -PGID` (process groups), then removes the directories. Jobs
+//! that are not kill-on-drop are registered too (`keep`): their directories are
+//! removed once empty, as for `r`.
+//!
+//! The guardian is in its own process group and ignores `SIGHUP`, `SIGINT`,
+//! `SIGQUIT` and `SIGTERM`, so the Ctrl+C that kills its owner does not kill it
+//! first. Its output goes to `/dev/null`: it must never hold a pipe of the
+//! caller's open. If it dies anyway (someone sends it `SIGKILL`), the next send
+//! fails, and a new guardian is started and told about every live job.
+//!
+//! Known gaps: a process that `fork`s without `exec` shares the socket, so the
+//! guardian waits for the fork too; a job whose owner dies in the instant
+//! between `mkdir` and the first spawn is removed empty, which is harmless.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::detect::SHELL;
+use crate::error::with_context;
+
+const SCRIPT: &str = include_str!("guardian.sh");
+
+/// The one guardian of this process, and what it has been told.
+static GUARDIAN: Mutex<Option<Guardian>> = Mutex::new(None);
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+struct Guardian {
+    child: Child,
+    stream: UnixStream,
+    /// The live registrations, re-sent to a replacement guardian.
+    jobs: BTreeMap<u64, String>,
+}
+
+/// How the guardian ends a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// A cgroup v2 directory: `cgroup.kill`, then `rmdir`.
+    CgroupV2,
+    /// A cgroup v1 freezer directory: freeze, kill, thaw, then `rmdir`.
+    CgroupV1,
+    /// A process group: `kill -KILL -PGID`.
+    ProcessGroup,
+    /// A cgroup directory of a job that is not kill-on-drop: not killed, but
+    /// removed once its last process has exited.
+    Keep,
+}
+
+impl Kind {
+    fn word(self) -> &'static str {
+        match self {
+            Kind::CgroupV2 => "v2",
+            Kind::CgroupV1 => "v1",
+            Kind::ProcessGroup => "pg",
+            Kind::Keep => "keep",
+        }
+    }
+}
+
+/// A job's registration with the guardian. Dropping it tells the guardian to
+/// forget the job: do that only once the job has been ended and removed.
+#[derive(Debug)]
+pub(crate) struct Ticket {
+    id: u64,
+    kind: Kind,
+}
+
+impl Ticket {
+    /// Registers a job. `arg` is its directory or its process group id; it
+    /// must not contain a newline (names with control characters are refused
+    /// before this).
+    pub(crate) fn register(kind: Kind, arg: &str) -> io::Result<Ticket> {
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let ticket = Ticket { id, kind };
+        ticket.update(arg)?;
+        Ok(ticket)
+    }
+
+    /// Tells the guardian a new argument for the job (a process-group job
+    /// whose group was re-created).
+    pub(crate) fn update(&self, arg: &str) -> io::Result<()> {
+        debug_assert!(!arg.contains('\n'));
+        let record = format!("{} {arg}", self.kind.word());
+        let mut guard = GUARDIAN.lock().unwrap_or_else(|e| e.into_inner());
+        guard_send(&mut guard, &format!("+{} {record}\n", self.id))?;
+        if let Some(g) = guard.as_mut() {
+            g.jobs.insert(self.id, record);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        let mut guard = GUARDIAN.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(g) = guard.as_mut() {
+            g.jobs.remove(&self.id);
+            // A guardian that died has forgotten the job anyway.
+            let _ = send(&g.stream, format!("-{}\n", self.id).as_bytes());
+        }
+    }
+}
+
+/// Sends `line`, starting (or restarting) the guardian as needed.
+fn guard_send(guard: &mut Option<Guardian>, line: &str) -> io::Result<()> {
+    if let Some(g) = guard.as_mut() {
+        if send(&g.stream, line.as_bytes()).is_ok() {
+            return Ok(());
+        }
+        // The guardian is gone: reap it, start another below.
+        let _ = g.child.kill();
+        let _ = g.child.wait();
+    }
+    let previous = guard.take().map(|g| g.jobs).unwrap_or_default();
+    let mut fresh = start()?;
+    for (id, record) in &previous {
+        send(&fresh.stream, format!("+{id} {record}\n").as_bytes())?;
+    }
+    fresh.jobs = previous;
+    send(&fresh.stream, line.as_bytes())?;
+    *guard = Some(fresh);
+    Ok(())
+}
+
+fn start() -> io::Result<Guardian> {
+    let (ours, theirs) = UnixStream::pair()?;
+    let child = Command::new(SHELL)
+        .arg("-c")
+        .arg(SCRIPT)
+        .arg("winjob-guardian")
+        .stdin(Stdio::from(OwnedFd::from(theirs)))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .map_err(|e| {
+            with_context(
+                e,
+                format!(
+                    "cannot start the kill-on-drop guardian ({SHELL}); create the job with \
+                     kill_on_drop(false) to do without it"
+                ),
+            )
+        })?;
+    Ok(Guardian {
+        child,
+        stream: ours,
+        jobs: BTreeMap::new(),
+    })
+}
+
+/// Writes all of `bytes` without raising `SIGPIPE` if the guardian is gone.
+fn send(stream: &UnixStream, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        match rustix::net::send(stream, bytes, rustix::net::SendFlags::NOSIGNAL) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Asks the guardian to remove the job directory `path` once it is empty (a
+/// job dropped without kill-on-drop while its processes still run). The
+/// guardian polls once a second, in a background subshell that outlives this
+/// process. Best effort: if no guardian can be started, the directory stays
+/// until a later process sweeps the job root.
+pub(crate) fn remove_when_empty(path: &std::path::Path) {
+    let line = format!("r {}\n", path.to_string_lossy());
+    let mut guard = GUARDIAN.lock().unwrap_or_else(|e| e.into_inner());
+    let _ = guard_send(&mut guard, &line);
+}

@@ -1,0 +1,441 @@
+//! The Linux backend: a job is a cgroup directory, or a process group where no
+//! cgroup is writable.
+//!
+//! # Strategy
+//!
+//! **Where jobs live.** [`detect`] reads `/proc/self/mountinfo` and
+//! `/proc/self/cgroup` once, and makes a job root `winjob` inside this
+//! process's own cgroup: in the cgroup v2 hierarchy if it is writable, else in
+//! the v1 `freezer` hierarchy, else none, and jobs fall back to process
+//! groups. A job is a directory in that root: its name for a named job,
+//! `.anon-<pid>-<n>` for an anonymous one. The directory is made `0700`, so
+//! other users cannot even list it. `WINJOB_MODE` and `WINJOB_CGROUP_ROOT` (or
+//! the builder's `os::linux::JobBuilderExt`) override the choice.
+//!
+//! **Spawning** ([`spawn`]): the child writes `0` to the job's `cgroup.procs`
+//! between `fork` and `exec`, so no instruction of the program runs outside
+//! the job, and a failed move fails the spawn. In process-group mode the child
+//! gets the job's group from `posix_spawn`.
+//!
+//! **Ending** ([`cgroup`]): `cgroup.kill` (v2, Linux 5.14+) kills the whole tree
+//! atomically, including a process forking at that moment; without it, and on
+//! v1, the backend freezes the cgroup, kills every member and thaws, until
+//! none is left. `wait` watches `populated` in `cgroup.events` (v2) or polls
+//! `cgroup.procs` (v1) or `/proc` (process groups).
+//!
+//! **Kill on drop** ([`guardian`]): `Drop` kills the job, waits for it to be
+//! empty and removes the directory. If this process dies first, a guardian
+//! process outside the job does the same.
+//!
+//! # Known gaps
+//!
+//! - Linux cannot impose an exit code: `terminate` kills with `SIGKILL`.
+//! - Process groups are escapable (`setsid`), and an existing process other
+//!   than the caller cannot be moved into one.
+//! - Breakaway does not exist: a member can leave a cgroup only with write
+//!   access to a common ancestor's `cgroup.procs` (root can).
+//! - Nested jobs (a job inside another job's directory) are not created by this
+//!   API yet; members of cgroups below a job's directory are listed and killed
+//!   with it.
+//! - No limits here yet: the cgroup controllers and their mapping are added by
+//!   the limits work.
+
+mod cgroup;
+mod detect;
+mod guardian;
+mod parse;
+mod pgroup;
+mod spawn;
+
+use std::fmt;
+use std::io;
+use std::os::fd::BorrowedFd;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use self::cgroup::{Cgroup, Version};
+use self::guardian::{Kind, Ticket};
+use self::pgroup::ProcessGroup;
+use super::CreateOptions;
+use crate::error::{invalid_input, unsupported};
+use crate::{Capabilities, Mode};
+
+/// Linux settings from `os::linux::JobBuilderExt`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Options {
+    pub(crate) mode: Option<Mode>,
+    pub(crate) cgroup_root: Option<PathBuf>,
+}
+
+pub(crate) struct Job {
+    name: Option<String>,
+    kill_on_drop: bool,
+    tracker: Tracker,
+}
+
+enum Tracker {
+    Cgroup {
+        cgroup: Cgroup,
+        /// True when this process made the directory (and so removes it).
+        created: bool,
+        /// The guardian registration of a kill-on-drop job.
+        ticket: Option<Ticket>,
+    },
+    Group(ProcessGroup),
+}
+
+/// Numbers anonymous job directories within this process.
+static NEXT_ANONYMOUS: AtomicU64 = AtomicU64::new(1);
+
+/// How long `Drop` waits for a killed job to empty before leaving its
+/// directory to the guardian.
+const DROP_WAIT: Duration = Duration::from_secs(5);
+
+impl Job {
+    pub(crate) fn create(common: &CreateOptions<'_>, options: &Options) -> io::Result<Job> {
+        if let Some(name) = common.name {
+            check_name(name)?;
+        }
+        let detected = detect::detected()?;
+        let (mode, root) = choose(detected, options)?;
+        let tracker = match mode {
+            Mode::ProcessGroup if common.name.is_some() => {
+                return Err(unsupported(format!(
+                    "process-group mode cannot create a named job: other processes could not                      open it by name ({})",
+                    detected.reason
+                )));
+            }
+            Mode::ProcessGroup => Tracker::Group(ProcessGroup::new(common.kill_on_drop)),
+            _ => {
+                let root = root.ok_or_else(|| unsupported("no cgroup root"))?;
+                if common.kill_on_drop && !detected.has_shell {
+                    return Err(unsupported(format!(
+                        "kill-on-drop needs {} to run the guardian that ends the job if this \
+                         process dies; create the job with kill_on_drop(false)",
+                        detect::SHELL
+                    )));
+                }
+                sweep_once(&root);
+                let dir_name = match common.name {
+                    Some(name) => name.to_owned(),
+                    None => format!(
+                        ".anon-{}-{}",
+                        std::process::id(),
+                        NEXT_ANONYMOUS.fetch_add(1, Ordering::Relaxed)
+                    ),
+                };
+                let (version, kind) = match mode {
+                    Mode::CgroupV2 => (Version::V2, Kind::CgroupV2),
+                    _ => (Version::V1Freezer, Kind::CgroupV1),
+                };
+                // Registered before the directory exists: there is no moment
+                // in which a member could outlive a crash of ours.
+                let path = root.path.join(&dir_name);
+                let path = path.to_string_lossy();
+                let ticket = if common.kill_on_drop {
+                    Some(Ticket::register(kind, &path)?)
+                } else {
+                    // Only tidiness is at stake: the directory is removed
+                    // when empty after this process dies. Best effort.
+                    Ticket::register(Kind::Keep, &path).ok()
+                };
+                let cgroup = Cgroup::create(version, &root, &dir_name)?;
+                Tracker::Cgroup {
+                    cgroup,
+                    created: true,
+                    ticket,
+                }
+            }
+        };
+        Ok(Job {
+            name: common.name.map(str::to_owned),
+            kill_on_drop: common.kill_on_drop,
+            tracker,
+        })
+    }
+
+    pub(crate) fn open(name: &str, options: &Options) -> io::Result<Job> {
+        check_name(name)?;
+        let detected = detect::detected()?;
+        let (mode, root) = choose(detected, options)?;
+        let version = match mode {
+            Mode::CgroupV2 => Version::V2,
+            Mode::CgroupV1 => Version::V1Freezer,
+            _ => {
+                return Err(unsupported(format!(
+                    "cannot open job {name:?}: in process-group mode jobs have no name other \
+                     processes can find ({})",
+                    detected.reason
+                )));
+            }
+        };
+        let root = root.ok_or_else(|| unsupported("no cgroup root"))?;
+        let cgroup = Cgroup::open(version, &root, name)?;
+        Ok(Job {
+            name: Some(name.to_owned()),
+            kill_on_drop: false,
+            tracker: Tracker::Cgroup {
+                cgroup,
+                created: false,
+                ticket: None,
+            },
+        })
+    }
+
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    pub(crate) fn kills_on_drop(&self) -> bool {
+        self.kill_on_drop
+    }
+
+    pub(crate) fn mode(&self) -> Mode {
+        match &self.tracker {
+            Tracker::Cgroup { cgroup, .. } => match cgroup.version {
+                Version::V2 => Mode::CgroupV2,
+                Version::V1Freezer => Mode::CgroupV1,
+            },
+            Tracker::Group(_) => Mode::ProcessGroup,
+        }
+    }
+
+    pub(crate) fn cgroup_path(&self) -> Option<&Path> {
+        match &self.tracker {
+            Tracker::Cgroup { cgroup, .. } => Some(&cgroup.path),
+            Tracker::Group(_) => None,
+        }
+    }
+
+    pub(crate) fn cgroup_fd(&self) -> Option<BorrowedFd<'_>> {
+        match &self.tracker {
+            Tracker::Cgroup { cgroup, .. } => Some(cgroup.dir_fd()),
+            Tracker::Group(_) => None,
+        }
+    }
+
+    pub(crate) fn process_group(&self) -> Option<u32> {
+        match &self.tracker {
+            Tracker::Cgroup { .. } => None,
+            Tracker::Group(group) => group.pgid(),
+        }
+    }
+
+    pub(crate) fn spawn(&self, command: &mut Command) -> io::Result<Child> {
+        match &self.tracker {
+            Tracker::Cgroup { cgroup, .. } => {
+                spawn::into_cgroup(command, cgroup.procs.clone());
+                command.spawn()
+            }
+            Tracker::Group(group) => group.spawn(command),
+        }
+    }
+
+    pub(crate) fn assign_child(&self, child: &Child) -> io::Result<()> {
+        self.assign_pid(child.id())
+    }
+
+    pub(crate) fn assign_pid(&self, pid: u32) -> io::Result<()> {
+        match &self.tracker {
+            Tracker::Cgroup { cgroup, .. } => cgroup.write_pid(pid),
+            Tracker::Group(group) if pid == std::process::id() => group.assign_current(),
+            Tracker::Group(_) => Err(unsupported(format!(
+                "process-group mode cannot move pid {pid} into the job: a process can join a \
+                 group only before it runs a new program; spawn it with Job::spawn instead"
+            ))),
+        }
+    }
+
+    pub(crate) fn assign_current_process(&self) -> io::Result<()> {
+        match &self.tracker {
+            Tracker::Cgroup { cgroup, .. } => cgroup.write_pid(0),
+            Tracker::Group(group) => group.assign_current(),
+        }
+    }
+
+    pub(crate) fn contains_child(&self, child: &Child) -> io::Result<bool> {
+        self.contains_pid(child.id())
+    }
+
+    pub(crate) fn contains_pid(&self, pid: u32) -> io::Result<bool> {
+        match &self.tracker {
+            Tracker::Cgroup { cgroup, .. } => cgroup.contains(pid),
+            Tracker::Group(group) => group.contains(pid),
+        }
+    }
+
+    pub(crate) fn pids(&self) -> io::Result<Vec<u32>> {
+        match &self.tracker {
+            Tracker::Cgroup { cgroup, .. } => cgroup.pids(),
+            Tracker::Group(group) => group.pids(),
+        }
+    }
+
+    /// Linux cannot impose an exit code; `_exit_code` was validated by the
+    /// caller and is otherwise unused.
+    pub(crate) fn terminate(&self, _exit_code: u32) -> io::Result<()> {
+        match &self.tracker {
+            Tracker::Cgroup { cgroup, .. } => cgroup.kill(),
+            Tracker::Group(group) => {
+                group.kill(rustix::process::Signal::KILL);
+                Ok(())
+            }
+        }
+    }
+
+    pub(crate) fn wait(&self, deadline: Option<Instant>) -> io::Result<bool> {
+        match &self.tracker {
+            Tracker::Cgroup { cgroup, .. } => cgroup.wait_empty(deadline),
+            Tracker::Group(group) => group.wait_empty(deadline),
+        }
+    }
+
+    pub(crate) fn request_stop(&self) -> io::Result<()> {
+        match &self.tracker {
+            Tracker::Cgroup { cgroup, .. } => cgroup.terminate_gently(),
+            Tracker::Group(group) => {
+                group.kill(rustix::process::Signal::TERM);
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        match &mut self.tracker {
+            Tracker::Cgroup {
+                cgroup,
+                created,
+                ticket,
+            } => {
+                if !*created {
+                    return;
+                }
+                if self.kill_on_drop {
+                    let _ = cgroup.kill();
+                    let _ = cgroup.wait_empty(Some(Instant::now() + DROP_WAIT));
+                }
+                if cgroup.remove().is_ok() {
+                    return;
+                }
+                if self.kill_on_drop {
+                    // Killed but still busy after the wait: leave the job
+                    // registered, so that the guardian ends it when this
+                    // process ends.
+                    if let Some(ticket) = ticket.take() {
+                        std::mem::forget(ticket);
+                    }
+                } else {
+                    // A job left running: like a Job Object without handles,
+                    // it goes away once its last process has exited.
+                    guardian::remove_when_empty(&cgroup.path);
+                }
+            }
+            Tracker::Group(group) => group.close(),
+        }
+    }
+}
+
+impl fmt::Debug for Job {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Job");
+        d.field("name", &self.name)
+            .field("kill_on_drop", &self.kill_on_drop);
+        match &self.tracker {
+            Tracker::Cgroup { cgroup, .. } => d.field("cgroup", &cgroup.path),
+            Tracker::Group(group) => d.field("process_group", &group.pgid()),
+        };
+        d.finish()
+    }
+}
+
+/// Linux rules for a job name, on top of the portable ones: it becomes a
+/// directory name.
+fn check_name(name: &str) -> io::Result<()> {
+    if name.contains('/') {
+        return Err(invalid_input(format!(
+            "job name {name:?} contains '/'; on Linux a name is one directory name"
+        )));
+    }
+    if name.starts_with('.') {
+        return Err(invalid_input(format!(
+            "job name {name:?} starts with '.', which Linux job roots reserve for anonymous jobs"
+        )));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(invalid_input(format!(
+            "job name {name:?} contains a control character"
+        )));
+    }
+    Ok(())
+}
+
+/// The mode and root for a job, from the builder's options and the detection.
+fn choose(
+    detected: &detect::Detected,
+    options: &Options,
+) -> io::Result<(Mode, Option<detect::Root>)> {
+    if let Some(path) = &options.cgroup_root {
+        let (root, mode) = detect::explicit_root(path)?;
+        if let Some(asked) = options.mode
+            && asked != mode
+        {
+            return Err(invalid_input(format!(
+                "cgroup root {} is a {mode} directory, but mode {asked} was asked for",
+                path.display()
+            )));
+        }
+        return Ok((mode, Some(root)));
+    }
+    let mode = options.mode.unwrap_or(detected.default_mode);
+    let root = match mode {
+        Mode::CgroupV2 => detected.v2.as_ref(),
+        Mode::CgroupV1 => detected.v1.as_ref(),
+        Mode::ProcessGroup => return Ok((mode, None)),
+        Mode::JobObject => {
+            return Err(invalid_input(
+                "mode job-object exists only on Windows; on Linux: cgroup-v2, cgroup-v1, process-group",
+            ));
+        }
+    };
+    match root {
+        Ok(root) => Ok((mode, Some(root.clone()))),
+        Err(why) => Err(unsupported(format!(
+            "{mode} mode is not available on this host: {why}"
+        ))),
+    }
+}
+
+/// Sweeps each job root once per process for directories of dead owners.
+fn sweep_once(root: &detect::Root) {
+    static SWEPT: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+    let mut swept = SWEPT.lock().unwrap_or_else(|e| e.into_inner());
+    if !swept.contains(&root.path) {
+        cgroup::sweep(&root.path);
+        swept.push(root.path.clone());
+    }
+}
+
+pub(crate) fn capabilities() -> io::Result<Capabilities> {
+    let detected = detect::detected()?;
+    let mode = detected.default_mode;
+    let root = match mode {
+        Mode::CgroupV2 => detected.v2.as_ref().ok(),
+        Mode::CgroupV1 => detected.v1.as_ref().ok(),
+        _ => None,
+    };
+    let atomic =
+        mode == Mode::CgroupV2 && root.is_some_and(|r| r.path.join("cgroup.kill").exists());
+    Ok(Capabilities {
+        mode,
+        job_root: root.map(|r| r.path.clone()),
+        contained: matches!(mode, Mode::CgroupV2 | Mode::CgroupV1),
+        kill_on_owner_crash: detected.has_shell,
+        atomic_terminate: atomic,
+        reason: detected.reason.clone(),
+    })
+}

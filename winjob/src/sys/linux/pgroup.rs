@@ -1,0 +1,216 @@
+//! A job as a process group: the fallback where no cgroup is writable.
+//!
+//! The first process spawned into the job becomes the leader of a new group
+//! (`setpgid(0, 0)` through `CommandExt::process_group(0)`, which std does in
+//! `posix_spawn`, so spawning stays as cheap as a plain spawn); later ones
+//! join it. If every member has exited, the group no longer exists and the
+//! next spawn starts a new one.
+//!
+//! A process group is not a container: a member that calls `setsid` or
+//! `setpgid` leaves it, and `terminate` then misses it. Listing members scans
+//! `/proc`, so it is a snapshot that can race with forks. A group id is only
+//! kept while the group is known to exist, because once it is empty its
+//! number can be reused by an unrelated group.
+
+use std::fs;
+use std::io;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use rustix::process::{Pid, Signal};
+
+use super::cgroup::sleep_until;
+use super::guardian::{Kind, Ticket};
+use super::parse;
+use crate::error::{not_found, unsupported};
+
+#[derive(Debug)]
+pub(crate) struct ProcessGroup {
+    state: Mutex<State>,
+    kill_on_drop: bool,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// The current group, while it exists.
+    pgid: Option<u32>,
+    ticket: Option<Ticket>,
+}
+
+impl ProcessGroup {
+    pub(crate) fn new(kill_on_drop: bool) -> ProcessGroup {
+        ProcessGroup {
+            state: Mutex::new(State::default()),
+            kill_on_drop,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The group id while the group exists.
+    pub(crate) fn pgid(&self) -> Option<u32> {
+        let mut state = self.lock();
+        refresh(&mut state);
+        state.pgid
+    }
+
+    pub(crate) fn spawn(&self, command: &mut Command) -> io::Result<Child> {
+        // Held across the spawn, so that two threads spawning into an empty
+        // job do not start two groups.
+        let mut state = self.lock();
+        refresh(&mut state);
+        if let Some(pgid) = state.pgid {
+            let joined = command
+                .process_group(i32::try_from(pgid).unwrap_or(0))
+                .spawn();
+            match joined {
+                Ok(child) => return Ok(child),
+                // The group emptied between the check and the spawn.
+                Err(e) if e.raw_os_error() == Some(rustix::io::Errno::PERM.raw_os_error()) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let child = command.process_group(0).spawn()?;
+        let pgid = child.id();
+        if self.kill_on_drop {
+            let registered = match &state.ticket {
+                Some(ticket) => ticket.update(&pgid.to_string()),
+                None => Ticket::register(Kind::ProcessGroup, &pgid.to_string())
+                    .map(|t| state.ticket = Some(t)),
+            };
+            if let Err(e) = registered {
+                // Unguarded members would outlive a crash of ours: refuse.
+                kill_group(pgid, Signal::KILL);
+                let mut child = child;
+                let _ = child.wait();
+                return Err(e);
+            }
+        }
+        state.pgid = Some(pgid);
+        Ok(child)
+    }
+
+    /// Only the calling process can still join: a process that has run a new
+    /// program cannot be moved into another group by its parent.
+    pub(crate) fn assign_current(&self) -> io::Result<()> {
+        let mut state = self.lock();
+        refresh(&mut state);
+        let target = state
+            .pgid
+            .and_then(|p| Pid::from_raw(i32::try_from(p).ok()?));
+        rustix::process::setpgid(None, target).map_err(|e| {
+            unsupported(format!(
+                "process-group mode cannot put this process in the job's group: {}",
+                io::Error::from(e)
+            ))
+        })?;
+        if state.pgid.is_none() {
+            state.pgid = Some(std::process::id());
+        }
+        Ok(())
+    }
+
+    pub(crate) fn contains(&self, pid: u32) -> io::Result<bool> {
+        let stat = read_stat(pid)?;
+        Ok(self
+            .pgid()
+            .is_some_and(|pgid| stat.pgid == pgid && stat.state != 'Z'))
+    }
+
+    pub(crate) fn pids(&self) -> io::Result<Vec<u32>> {
+        match self.pgid() {
+            Some(pgid) => members(pgid),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    pub(crate) fn kill(&self, signal: Signal) {
+        if let Some(pgid) = self.pgid() {
+            kill_group(pgid, signal);
+        }
+    }
+
+    /// Polls `/proc` until no live process is in the group: every 1 ms at
+    /// first, backing off to 20 ms.
+    pub(crate) fn wait_empty(&self, deadline: Option<Instant>) -> io::Result<bool> {
+        let mut pause = Duration::from_millis(1);
+        loop {
+            if self.pids()?.is_empty() {
+                return Ok(true);
+            }
+            if !sleep_until(deadline, pause) {
+                return Ok(false);
+            }
+            pause = (pause * 2).min(Duration::from_millis(20));
+        }
+    }
+
+    /// Ends the job on drop (if kill-on-drop) and forgets the guardian ticket.
+    pub(crate) fn close(&self) {
+        if self.kill_on_drop {
+            self.kill(Signal::KILL);
+            let _ = self.wait_empty(Some(Instant::now() + Duration::from_secs(5)));
+        }
+        let mut state = self.lock();
+        state.ticket = None;
+    }
+}
+
+/// Forgets the group once no process is in it any more.
+fn refresh(state: &mut State) {
+    if let Some(pgid) = state.pgid {
+        let exists = Pid::from_raw(i32::try_from(pgid).unwrap_or(0))
+            .is_some_and(|p| rustix::process::test_kill_process_group(p).is_ok());
+        if !exists {
+            state.pgid = None;
+        }
+    }
+}
+
+fn kill_group(pgid: u32, signal: Signal) {
+    if let Some(pid) = Pid::from_raw(i32::try_from(pgid).unwrap_or(0)) {
+        let _ = rustix::process::kill_process_group(pid, signal);
+    }
+}
+
+fn read_stat(pid: u32) -> io::Result<parse::Stat> {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).map_err(|e| {
+        if e.kind() == io::ErrorKind::NotFound {
+            not_found(format!("no process with pid {pid}"))
+        } else {
+            e
+        }
+    })?;
+    parse::stat(&text).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("unreadable /proc/{pid}/stat"),
+        )
+    })
+}
+
+/// Live (non-zombie) processes whose group is `pgid`, from a `/proc` scan.
+fn members(pgid: u32) -> io::Result<Vec<u32>> {
+    let mut pids = Vec::new();
+    for entry in fs::read_dir("/proc")?.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        // Processes exit while we scan: skip what cannot be read.
+        if let Ok(stat) = read_stat(pid)
+            && stat.pgid == pgid
+            && stat.state != 'Z'
+        {
+            pids.push(pid);
+        }
+    }
+    Ok(pids)
+}

@@ -1,0 +1,71 @@
+//! The backend for targets that have neither Job Objects nor cgroups: every
+//! operation fails with `ErrorKind::Unsupported`, so that code using the
+//! crate still compiles there.
+
+use std::io;
+use std::process::{Child, Command};
+use std::time::Instant;
+
+use super::CreateOptions;
+use crate::Capabilities;
+use crate::error::unsupported;
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Options {}
+
+/// A job that cannot exist: no value of this type is ever made.
+#[derive(Debug)]
+pub(crate) enum Job {}
+
+fn none() -> io::Error {
+    unsupported("winjob supports Windows and Linux only")
+}
+
+impl Job {
+    pub(crate) fn create(_: &CreateOptions<'_>, _: &Options) -> io::Result<Job> {
+        Err(none())
+    }
+    pub(crate) fn open(_: &str, _: &Options) -> io::Result<Job> {
+        Err(none())
+    }
+    pub(crate) fn name(&self) -> Option<&str> {
+        match *self {}
+    }
+    pub(crate) fn kills_on_drop(&self) -> bool {
+        match *self {}
+    }
+    pub(crate) fn spawn(&self, _: &mut Command) -> io::Result<Child> {
+        match *self {}
+    }
+    pub(crate) fn assign_child(&self, _: &Child) -> io::Result<()> {
+        match *self {}
+    }
+    pub(crate) fn assign_pid(&self, _: u32) -> io::Result<()> {
+        match *self {}
+    }
+    pub(crate) fn assign_current_process(&self) -> io::Result<()> {
+        match *self {}
+    }
+    pub(crate) fn contains_child(&self, _: &Child) -> io::Result<bool> {
+        match *self {}
+    }
+    pub(crate) fn contains_pid(&self, _: u32) -> io::Result<bool> {
+        match *self {}
+    }
+    pub(crate) fn pids(&self) -> io::Result<Vec<u32>> {
+        match *self {}
+    }
+    pub(crate) fn terminate(&self, _: u32) -> io::Result<()> {
+        match *self {}
+    }
+    pub(crate) fn wait(&self, _: Option<Instant>) -> io::Result<bool> {
+        match *self {}
+    }
+    pub(crate) fn request_stop(&self) -> io::Result<()> {
+        match *self {}
+    }
+}
+
+pub(crate) fn capabilities() -> io::Result<Capabilities> {
+    Err(none())
+}
