@@ -229,18 +229,7 @@ impl Cgroup {
     pub(crate) fn wait_empty(&self, deadline: Option<Instant>) -> io::Result<bool> {
         match self.version {
             Version::V2 => self.wait_events(deadline),
-            Version::V1Freezer => {
-                let mut pause = Duration::from_millis(1);
-                loop {
-                    if self.pids()?.is_empty() {
-                        return Ok(true);
-                    }
-                    if !sleep_until(deadline, pause) {
-                        return Ok(false);
-                    }
-                    pause = (pause * 2).min(Duration::from_millis(20));
-                }
-            }
+            Version::V1Freezer => poll_until(deadline, || Ok(self.pids()?.is_empty())),
         }
     }
 
@@ -390,22 +379,30 @@ pub(crate) fn signal(pid: u32, signal: rustix::process::Signal) {
     }
 }
 
-/// Sleeps `pause`, or until `deadline` if sooner; false if the deadline had
-/// already passed.
-pub(crate) fn sleep_until(deadline: Option<Instant>, pause: Duration) -> bool {
-    match deadline {
-        None => {
-            thread::sleep(pause);
-            true
+/// Asks `done` until it says yes (true) or `deadline` passes (false): every
+/// 1 ms at first, backing off to 20 ms, for the modes that have no event to
+/// wait on.
+pub(crate) fn poll_until(
+    deadline: Option<Instant>,
+    mut done: impl FnMut() -> io::Result<bool>,
+) -> io::Result<bool> {
+    let mut pause = Duration::from_millis(1);
+    loop {
+        if done()? {
+            return Ok(true);
         }
-        Some(d) => {
-            let left = d.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return false;
+        let pause_now = match deadline {
+            None => pause,
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Ok(false);
+                }
+                pause.min(left)
             }
-            thread::sleep(pause.min(left));
-            true
-        }
+        };
+        thread::sleep(pause_now);
+        pause = (pause * 2).min(Duration::from_millis(20));
     }
 }
 

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use rustix::process::{Pid, Signal};
 
-use super::cgroup::sleep_until;
+use super::cgroup::poll_until;
 use super::guardian::{Kind, Ticket};
 use super::parse;
 use crate::error::{not_found, unsupported};
@@ -137,16 +137,7 @@ impl ProcessGroup {
     /// Polls `/proc` until no live process is in the group: every 1 ms at
     /// first, backing off to 20 ms.
     pub(crate) fn wait_empty(&self, deadline: Option<Instant>) -> io::Result<bool> {
-        let mut pause = Duration::from_millis(1);
-        loop {
-            if self.pids()?.is_empty() {
-                return Ok(true);
-            }
-            if !sleep_until(deadline, pause) {
-                return Ok(false);
-            }
-            pause = (pause * 2).min(Duration::from_millis(20));
-        }
+        poll_until(deadline, || Ok(self.pids()?.is_empty()))
     }
 
     /// Ends the job on drop (if kill-on-drop) and forgets the guardian ticket.
