@@ -21,6 +21,11 @@
 //! winjob-testbin escape SECS           Linux: leave the process group (setsid),
 //!                                      print "pid N", sleep SECS; must not be a
 //!                                      group leader, so run it as `spawn -- escape`
+//! winjob-testbin assign-self          create a job (not kill-on-drop), put this
+//!                                      process in it, print "self-in-job yes|no"
+//!                                      "job-pid N" (own pid) and, on Linux,
+//!                                      "job-dir NAME", then run
+//!                                      `whereami` as a plain child
 //! winjob-testbin owner [--no-kill-on-drop] DEPTH WIDTH
 //!                                      create a job, spawn `tree DEPTH WIDTH 600`
 //!                                      into it, print "member N" for each member
@@ -65,6 +70,7 @@ fn run(args: &[&str]) -> io::Result<ExitCode> {
         ["spawn", "--breakaway", "--", rest @ ..] => spawn(true, rest),
         ["spawn", "--", rest @ ..] => spawn(false, rest),
         ["escape", secs] => escape(number(secs)?),
+        ["assign-self"] => assign_self(),
         ["owner", "--no-kill-on-drop", depth, width] => {
             owner(false, number(depth)?, number(width)?)
         }
@@ -188,6 +194,32 @@ fn escape(secs: f64) -> io::Result<ExitCode> {
 #[cfg(not(target_os = "linux"))]
 fn escape(_secs: f64) -> io::Result<ExitCode> {
     Err(bad("escape is a Linux test helper"))
+}
+
+fn assign_self() -> io::Result<ExitCode> {
+    let job = winjob::Job::builder().kill_on_drop(false).create()?;
+    job.assign_current_process()?;
+    let me = std::process::id();
+    say(&format!(
+        "self-in-job {}",
+        if job.contains_pid(me)? { "yes" } else { "no" }
+    ));
+    say(&format!("job-pid {me}"));
+    #[cfg(target_os = "linux")]
+    {
+        use winjob::os::linux::JobExt;
+        let dir = job
+            .cgroup_path()
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned());
+        say(&format!("job-dir {}", dir.unwrap_or_else(|| "-".into())));
+    }
+    let status = self::me().arg("whereami").status()?;
+    Ok(if status.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(104)
+    })
 }
 
 fn owner(kill_on_drop: bool, depth: u32, width: u32) -> io::Result<ExitCode> {

@@ -424,3 +424,29 @@ fn an_exited_child_cannot_be_assigned() {
     assert_eq!(e.kind(), expected, "{e}");
     assert!(job.pids().unwrap().is_empty());
 }
+
+/// A process puts itself in a job; what it starts afterwards is in the job
+/// too. (Run in a helper: the test process must stay outside any job.)
+#[test]
+fn the_current_process_can_join_a_job() {
+    let mut child = helper(&["assign-self"]).spawn().unwrap();
+    let lines = Lines::of(&mut child);
+    assert_eq!(lines.value("self-in-job", LONG).as_deref(), Some("yes"));
+    let joined: u32 = lines.value("job-pid", LONG).unwrap().parse().unwrap();
+    #[cfg(windows)]
+    assert_eq!(lines.value("in-job", LONG).as_deref(), Some("yes"));
+    #[cfg(target_os = "linux")]
+    {
+        let dir = lines.value("job-dir", LONG).unwrap();
+        let cgroup = lines.value("cgroup", LONG).unwrap();
+        let freezer = lines.value("freezer", LONG).unwrap();
+        let pgid: u32 = lines.value("pgid", LONG).unwrap().parse().unwrap();
+        match winjob::capabilities().unwrap().mode {
+            winjob::Mode::CgroupV2 => assert!(cgroup.ends_with(&format!("/{dir}")), "{cgroup}"),
+            winjob::Mode::CgroupV1 => assert!(freezer.ends_with(&format!("/{dir}")), "{freezer}"),
+            _ => assert_eq!(pgid, joined, "the grandchild is not in the joined group"),
+        }
+    }
+    let _ = joined;
+    assert!(child.wait().unwrap().success());
+}
