@@ -135,7 +135,16 @@ pub trait JobExt: Sealed {
     /// Like [`Job::spawn`], with the caller's process creation flags (which
     /// `Job::spawn` cannot read from the `Command`). `CREATE_SUSPENDED` is
     /// added; if the caller's flags already contain it, the child is left
-    /// suspended for the caller to resume.
+    /// suspended (and in the job) for the caller to resume. No new process
+    /// group is added: include `CREATE_NEW_PROCESS_GROUP` (`0x200`) for
+    /// [`Job::stop`] to reach the child with `CTRL_BREAK`.
+    ///
+    /// Afterwards the command's creation flags are `creation_flags` (without
+    /// the added `CREATE_SUSPENDED`), so spawning it again elsewhere runs.
+    ///
+    /// # Errors
+    ///
+    /// As [`Job::spawn`].
     fn spawn_with_flags(&self, command: &mut Command, creation_flags: u32) -> io::Result<Child>;
 
     /// Assigns the process behind `process` (which needs

@@ -1,0 +1,852 @@
+//! Windows-specific tests of winjob, run on Windows and under Wine.
+//!
+//! Every test drives real processes (`winjob-testbin`) through real job
+//! objects. Wine (8.0) implements what these tests check: membership,
+//! inheritance, breakaway, nesting, termination with an exit code,
+//! kill-on-close, the pid list, names and access rights. A test that needs
+//! something Wine lacks checks [`under_wine`] and prints `skipped: <reason>`.
+//!
+//! Every wait is bounded, so a broken job makes a test fail, not hang.
+
+#![cfg(windows)]
+
+use std::collections::HashSet;
+use std::io::{self, BufRead, BufReader, Read};
+use std::os::windows::io::{AsHandle, AsRawHandle, OwnedHandle};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use winjob::os::windows::{
+    Breakaway, JobAccess, JobBuilderExt, JobExt, is_current_process_in_any_job,
+    is_process_in_any_job, open_with_access,
+};
+use winjob::{Job, Mode, Stopped};
+
+const CREATE_SUSPENDED: u32 = 0x0000_0004;
+/// `ERROR_INTERNAL_ERROR`: Wine's CreateProcess fails with it now and then
+/// under load. Tests retry that one error; the library does not.
+const ERROR_INTERNAL_ERROR: i32 = 1359;
+/// `STATUS_CONTROL_C_EXIT`: the exit code of a console program killed by
+/// CTRL_BREAK with no handler.
+const STATUS_CONTROL_C_EXIT: u32 = 0xC000_013A;
+
+/// How long any single wait in these tests may take.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+// ---------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------
+
+fn testbin() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_winjob-testbin"));
+    command.stdin(Stdio::null());
+    command
+}
+
+/// True under Wine: the harness sets `WINJOB_UNDER_WINE=1`, and the library
+/// notices Wine by itself too.
+fn under_wine() -> bool {
+    std::env::var_os("WINJOB_UNDER_WINE").is_some_and(|v| v == "1")
+        || winjob::capabilities().is_ok_and(|caps| caps.reason.contains("under Wine"))
+}
+
+/// Prints why a test does not run its checks.
+fn skip(reason: &str) {
+    println!("skipped: {reason}");
+}
+
+/// Retries `spawn` while it fails with Wine's transient error 1359.
+fn retry<T>(mut spawn: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+    let mut tries = 0;
+    loop {
+        match spawn() {
+            Err(e) if e.raw_os_error() == Some(ERROR_INTERNAL_ERROR) && tries < 5 => {
+                tries += 1;
+                eprintln!("retrying a spawn after error 1359 (try {tries})");
+                thread::sleep(Duration::from_millis(100));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// `job.spawn(command)`, with stdout piped.
+fn spawn_in(job: &Job, command: &mut Command) -> Child {
+    command.stdout(Stdio::piped());
+    retry(|| job.spawn(command)).expect("spawn into the job")
+}
+
+/// The lines of a child's stdout, read on a thread, with a timeout per line.
+struct Lines(mpsc::Receiver<String>);
+
+impl Lines {
+    fn of(child: &mut Child) -> Lines {
+        Lines::from_stdout(child.stdout.take().expect("piped stdout"))
+    }
+
+    fn from_stdout(stdout: ChildStdout) -> Lines {
+        Lines::from_reader(stdout)
+    }
+
+    fn from_reader(reader: impl Read + Send + 'static) -> Lines {
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(reader).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Lines(rx)
+    }
+
+    /// The next line, or `None` at end of output or after `PATIENCE`.
+    fn next(&self) -> Option<String> {
+        self.0.recv_timeout(PATIENCE).ok()
+    }
+
+    /// True if the output ends (every writer closed) within `timeout`.
+    fn ends_within(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.0.recv_timeout(left) {
+                Ok(_) => continue,
+                Err(mpsc::RecvTimeoutError::Disconnected) => return true,
+                Err(mpsc::RecvTimeoutError::Timeout) => return false,
+            }
+        }
+    }
+
+    /// Reads until a line with `prefix`, returning the rest of that line.
+    fn find(&self, prefix: &str) -> String {
+        let mut seen = Vec::new();
+        while let Some(line) = self.next() {
+            if let Some(rest) = line.strip_prefix(prefix) {
+                return rest.trim().to_owned();
+            }
+            seen.push(line);
+        }
+        panic!("no line starting with {prefix:?}; saw {seen:?}");
+    }
+
+    /// Reads `n` "pid N" lines and returns the pids.
+    fn pids(&self, n: usize) -> Vec<u32> {
+        (0..n)
+            .map(|_| self.find("pid ").parse().expect("a pid"))
+            .collect()
+    }
+}
+
+/// Waits for a child to exit, at most `PATIENCE`.
+fn wait_child(child: &mut Child) -> ExitStatus {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("child {} still running after {PATIENCE:?}", child.id());
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The exit code of a finished child as the u32 Windows reports.
+fn code(status: ExitStatus) -> u32 {
+    status.code().expect("an exit code").cast_unsigned()
+}
+
+/// Polls until `job.pids()` has `n` entries, at most `timeout`.
+fn wait_for_members(job: &Job, n: usize, timeout: Duration) -> Vec<u32> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let pids = job.pids().expect("pids");
+        if pids.len() == n {
+            return pids;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "expected {n} members, have {}: {pids:?}",
+            pids.len()
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A job name no other test (or test run) uses.
+fn unique_name(what: &str) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!(
+        r"Local\winjob-test-{what}-{}-{n}-{nanos}",
+        std::process::id()
+    )
+}
+
+// ---------------------------------------------------------------------------
+// Membership
+// ---------------------------------------------------------------------------
+
+/// A child spawned by the library is in the job as its first act; one spawned
+/// by plain std is not (the control that makes this test able to fail).
+#[test]
+fn spawned_child_is_in_the_job_from_its_first_instruction() {
+    if is_current_process_in_any_job().unwrap() {
+        skip("this test process is itself in a job, so every child would say `in-job yes`");
+        return;
+    }
+    let job = Job::new().unwrap();
+    let mut child = spawn_in(&job, testbin().arg("whereami"));
+    let lines = Lines::of(&mut child);
+    assert_eq!(lines.find("in-job"), "yes");
+    assert_eq!(code(wait_child(&mut child)), 0);
+
+    let mut outside = retry(|| testbin().arg("whereami").stdout(Stdio::piped()).spawn()).unwrap();
+    assert_eq!(Lines::of(&mut outside).find("in-job"), "no");
+    wait_child(&mut outside);
+}
+
+/// Spawned children are members (IsProcessInJob); an unrelated process is not.
+#[test]
+fn contains_tells_members_from_strangers() {
+    let job = Job::new().unwrap();
+    let mut member = spawn_in(&job, testbin().args(["sleep", "30"]));
+    let mut stranger = retry(|| testbin().args(["sleep", "30"]).spawn()).unwrap();
+    assert!(job.contains(&member).unwrap());
+    assert!(job.contains_pid(member.id()).unwrap());
+    assert!(job.contains_handle(member.as_handle()).unwrap());
+    assert!(is_process_in_any_job(member.as_handle()).unwrap());
+    assert!(!job.contains(&stranger).unwrap());
+    assert!(!job.contains_pid(stranger.id()).unwrap());
+    stranger.kill().unwrap();
+    wait_child(&mut stranger);
+    job.terminate(3).unwrap();
+    assert_eq!(code(wait_child(&mut member)), 3);
+}
+
+/// A grandchild (started by the child with plain CreateProcess) is in the
+/// job: in the pid list and by IsProcessInJob.
+#[test]
+fn grandchildren_are_members() {
+    let job = Job::new().unwrap();
+    let mut child = spawn_in(&job, testbin().args(["tree", "1", "1", "30"]));
+    let lines = Lines::of(&mut child);
+    let pids = lines.pids(2);
+    assert_eq!(pids[0], child.id());
+    let grandchild = pids[1];
+    let members: HashSet<u32> = wait_for_members(&job, 2, PATIENCE).into_iter().collect();
+    assert_eq!(members, pids.iter().copied().collect::<HashSet<_>>());
+    assert!(job.contains_pid(grandchild).unwrap());
+    job.terminate(1).unwrap();
+    wait_child(&mut child);
+}
+
+/// The pid list is complete beyond any fixed buffer: 111 members.
+#[test]
+fn pid_list_with_more_than_100_members() {
+    let job = Job::new().unwrap();
+    // 1 + 110 children.
+    let mut child = spawn_in(&job, testbin().args(["tree", "1", "110", "30"]));
+    let lines = Lines::of(&mut child);
+    let reported: HashSet<u32> = lines.pids(111).into_iter().collect();
+    let members = wait_for_members(&job, 111, PATIENCE);
+    let listed: HashSet<u32> = members.iter().copied().collect();
+    assert_eq!(listed.len(), 111, "duplicates in {members:?}");
+    assert_eq!(listed, reported);
+    job.terminate(1).unwrap();
+    wait_child(&mut child);
+    assert!(job.wait_timeout(PATIENCE).unwrap());
+    assert_eq!(job.pids().unwrap(), Vec::<u32>::new());
+}
+
+/// A process in job A assigned to job B is in both (nested jobs); terminating
+/// A kills it, and B sees it gone.
+#[test]
+fn nested_jobs() {
+    let a = Job::new().unwrap();
+    let b = Job::new().unwrap();
+    let mut child = spawn_in(&a, testbin().args(["sleep", "30"]));
+    b.assign(&child).unwrap();
+    assert!(a.contains(&child).unwrap());
+    assert!(b.contains(&child).unwrap());
+    assert_eq!(b.pids().unwrap(), vec![child.id()]);
+    assert_eq!(a.pids().unwrap(), vec![child.id()]);
+    a.terminate(7).unwrap();
+    assert_eq!(code(wait_child(&mut child)), 7);
+    assert!(b.wait_timeout(PATIENCE).unwrap());
+}
+
+/// `assign` and `assign_pid` move a running process (started outside any
+/// job) into the job; errors for pid 0, a missing pid and an exited process.
+#[test]
+fn assign_running_processes_and_bad_pids() {
+    let job = Job::new().unwrap();
+    let mut first = retry(|| testbin().args(["sleep", "30"]).spawn()).unwrap();
+    let mut second = retry(|| testbin().args(["sleep", "30"]).spawn()).unwrap();
+    assert!(!job.contains(&first).unwrap());
+    job.assign(&first).unwrap();
+    job.assign_pid(second.id()).unwrap();
+    assert!(job.contains(&first).unwrap());
+    assert!(job.contains_pid(second.id()).unwrap());
+
+    let e = job.assign_pid(0).unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{e}");
+    assert_eq!(
+        job.contains_pid(0).unwrap_err().kind(),
+        io::ErrorKind::InvalidInput
+    );
+
+    // Pids are multiples of 4 (Windows) and small (Wine): this one is free.
+    let missing = u32::MAX - 3;
+    let e = job.assign_pid(missing).unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::NotFound, "{e}");
+    assert!(
+        e.to_string()
+            .contains(&format!("no process with pid {missing}")),
+        "{e}"
+    );
+    assert_eq!(
+        job.contains_pid(missing).unwrap_err().kind(),
+        io::ErrorKind::NotFound
+    );
+
+    let mut exited = retry(|| testbin().args(["exit", "0"]).spawn()).unwrap();
+    wait_child(&mut exited);
+    let e = job.assign(&exited).unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::NotFound, "{e}");
+    assert!(e.to_string().contains("has exited"), "{e}");
+    let e = job.assign_pid(exited.id()).unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::NotFound, "{e}");
+
+    job.terminate(5).unwrap();
+    assert_eq!(code(wait_child(&mut first)), 5);
+    assert_eq!(code(wait_child(&mut second)), 5);
+}
+
+// ---------------------------------------------------------------------------
+// Killing
+// ---------------------------------------------------------------------------
+
+/// `terminate` kills children and grandchildren with the exit code asked for.
+#[test]
+fn terminate_kills_the_tree_with_the_exit_code() {
+    let job = Job::new().unwrap();
+    let mut child = spawn_in(&job, testbin().args(["tree", "2", "2", "30"]));
+    let lines = Lines::of(&mut child);
+    lines.pids(7);
+    wait_for_members(&job, 7, PATIENCE);
+    job.terminate(42).unwrap();
+    assert_eq!(code(wait_child(&mut child)), 42);
+    assert!(job.wait_timeout(PATIENCE).unwrap());
+    assert!(job.pids().unwrap().is_empty());
+    // Every process of the tree held the stdout pipe: all are gone.
+    assert!(lines.ends_within(PATIENCE));
+
+    let e = job.terminate(259).unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{e}");
+}
+
+/// Dropping a kill-on-drop job kills the whole tree; dropping one without
+/// kill-on-drop does not (the control).
+#[test]
+fn dropping_the_job_kills_the_tree() {
+    let job = Job::new().unwrap();
+    assert!(job.kills_on_drop());
+    let mut child = spawn_in(&job, testbin().args(["tree", "2", "2", "30"]));
+    let lines = Lines::of(&mut child);
+    lines.pids(7);
+    wait_for_members(&job, 7, PATIENCE);
+    drop(job);
+    // Every process of the tree holds the write end of the stdout pipe: the
+    // output ends only when all seven are dead.
+    assert!(
+        lines.ends_within(PATIENCE),
+        "a process of the tree survived the drop"
+    );
+    wait_child(&mut child);
+
+    let keep = Job::builder().kill_on_drop(false).create().unwrap();
+    assert!(!keep.kills_on_drop());
+    let mut child = spawn_in(&keep, testbin().args(["tree", "1", "1", "30"]));
+    let lines = Lines::of(&mut child);
+    let pids = lines.pids(2);
+    let watcher = Job::new().unwrap();
+    for pid in &pids {
+        watcher.assign_pid(*pid).unwrap();
+    }
+    drop(keep);
+    assert!(
+        !lines.ends_within(Duration::from_millis(500)),
+        "kill_on_drop(false) killed the tree"
+    );
+    assert_eq!(watcher.pids().unwrap().len(), 2);
+    watcher.terminate(1).unwrap();
+    wait_child(&mut child);
+}
+
+/// Killing the owner of a kill-on-drop job (TerminateProcess: no destructor
+/// runs) kills every member. The owner runs inside an outer job of the
+/// test's, and so do the members (nested jobs): the outer job's pid list
+/// shows when they are gone.
+#[test]
+fn killing_the_owner_kills_every_member() {
+    let (outer, members) = start_owner(&[]);
+    assert!(
+        outer.wait_timeout(PATIENCE).unwrap(),
+        "members left: {:?}",
+        outer.pids().unwrap()
+    );
+    let _ = members;
+}
+
+/// The control of the test above: an owner whose job is not kill-on-drop
+/// leaves its members running when killed.
+#[test]
+fn killing_the_owner_of_a_job_without_kill_on_drop_leaves_members() {
+    let (outer, members) = start_owner(&["--no-kill-on-drop"]);
+    thread::sleep(Duration::from_millis(500));
+    let left: HashSet<u32> = outer.pids().unwrap().into_iter().collect();
+    assert_eq!(left, members, "members died with their owner");
+    outer.terminate(1).unwrap();
+    assert!(outer.wait_timeout(PATIENCE).unwrap());
+}
+
+/// Starts `winjob-testbin owner [flags] 1 2` in an outer job, reads its
+/// members, kills it, and returns the outer job and the member pids.
+fn start_owner(flags: &[&str]) -> (Job, HashSet<u32>) {
+    let outer = Job::new().unwrap();
+    let mut owner = spawn_in(&outer, testbin().arg("owner").args(flags).args(["1", "2"]));
+    let lines = Lines::of(&mut owner);
+    let mut members = HashSet::new();
+    loop {
+        let line = lines.next().expect("owner output ends before `ready`");
+        if line == "ready" {
+            break;
+        }
+        if let Some(pid) = line.strip_prefix("member ") {
+            members.insert(pid.parse::<u32>().unwrap());
+        }
+    }
+    assert_eq!(members.len(), 3, "{members:?}");
+    for pid in &members {
+        assert!(outer.contains_pid(*pid).unwrap());
+    }
+    owner.kill().unwrap();
+    wait_child(&mut owner);
+    (outer, members)
+}
+
+/// `From<Job> for OwnedHandle` stops the job's thread and hands over the
+/// handle with its limits: the member lives while the handle does, and
+/// kill-on-close fires when it is closed.
+#[test]
+fn into_owned_handle_keeps_kill_on_close() {
+    let job = Job::new().unwrap();
+    let mut child = spawn_in(&job, testbin().args(["sleep", "30"]));
+    let handle: OwnedHandle = job.into();
+    assert!(!handle.as_raw_handle().is_null());
+    thread::sleep(Duration::from_millis(200));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the child died when the Job was converted"
+    );
+    drop(handle);
+    wait_child(&mut child);
+}
+
+/// The job handle is not inheritable by default: a child spawned while the
+/// job exists does not keep it open, so dropping the job kills. With
+/// `inheritable_handle(true)` the child inherits the handle (std spawns with
+/// handle inheritance), keeps the job open, and survives the drop.
+#[test]
+fn handle_is_not_inheritable_by_default() {
+    let job = Job::new().unwrap();
+    let mut child = spawn_in(&job, testbin().args(["sleep", "30"]));
+    drop(job);
+    wait_child(&mut child);
+
+    let job = Job::builder().inheritable_handle(true).create().unwrap();
+    let mut child = spawn_in(&job, testbin().args(["sleep", "30"]));
+    drop(job);
+    thread::sleep(Duration::from_millis(500));
+    let survived = child.try_wait().unwrap().is_none();
+    let _ = child.kill();
+    wait_child(&mut child);
+    assert!(
+        survived,
+        "a child holding an inherited job handle was killed at drop"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Breakaway
+// ---------------------------------------------------------------------------
+
+/// What `spawn [--breakaway] -- whereami`, run in a job with `breakaway`,
+/// prints: `in-job yes|no`, or `spawn-error N`.
+fn grandchild_membership(breakaway: Breakaway, flag: bool) -> String {
+    let job = Job::builder().breakaway(breakaway).create().unwrap();
+    let mut args = vec!["spawn"];
+    if flag {
+        args.push("--breakaway");
+    }
+    args.extend(["--", "whereami"]);
+    let mut child = spawn_in(&job, testbin().args(&args));
+    let lines = Lines::of(&mut child);
+    let mut answer = None;
+    while let Some(line) = lines.next() {
+        if line.starts_with("in-job ") || line.starts_with("spawn-error ") {
+            answer = Some(line);
+            break;
+        }
+    }
+    wait_child(&mut child);
+    answer.expect("no answer from the grandchild")
+}
+
+#[test]
+fn breakaway_never_refuses_the_flag() {
+    assert_eq!(
+        grandchild_membership(Breakaway::Never, true),
+        "spawn-error 5"
+    );
+    assert_eq!(grandchild_membership(Breakaway::Never, false), "in-job yes");
+}
+
+#[test]
+fn breakaway_allowed_only_with_the_flag() {
+    if is_current_process_in_any_job().unwrap() {
+        skip("this test process is in a job, which may not allow breakaway");
+        return;
+    }
+    assert_eq!(grandchild_membership(Breakaway::Allowed, true), "in-job no");
+    assert_eq!(
+        grandchild_membership(Breakaway::Allowed, false),
+        "in-job yes"
+    );
+}
+
+#[test]
+fn breakaway_silent_for_every_child() {
+    if is_current_process_in_any_job().unwrap() {
+        skip("this test process is in a job, so every child would say `in-job yes`");
+        return;
+    }
+    assert_eq!(grandchild_membership(Breakaway::Silent, false), "in-job no");
+}
+
+// ---------------------------------------------------------------------------
+// Names, access, security
+// ---------------------------------------------------------------------------
+
+#[test]
+fn named_create_open_already_exists_not_found() {
+    let name = unique_name("named");
+    let job = Job::builder().name(&name).create().unwrap();
+    assert_eq!(job.name(), Some(name.as_str()));
+
+    let e = Job::builder().name(&name).create().unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::AlreadyExists, "{e}");
+    assert!(e.to_string().contains("Job::open"), "{e}");
+    // The failed create did not harm the first job.
+    let mut child = spawn_in(&job, testbin().args(["sleep", "30"]));
+
+    let opened = Job::open(&name).unwrap();
+    assert_eq!(opened.name(), Some(name.as_str()));
+    assert!(!opened.kills_on_drop());
+    assert_eq!(opened.pids().unwrap(), vec![child.id()]);
+    assert!(opened.contains(&child).unwrap());
+    // An opened job can spawn into the job, and stop it.
+    let mut second = spawn_in(&opened, testbin().args(["sleep", "30"]));
+    assert!(job.contains(&second).unwrap());
+    // Dropping the opened handle does not kill anything.
+    drop(opened);
+    thread::sleep(Duration::from_millis(200));
+    assert!(child.try_wait().unwrap().is_none());
+    // A job opened by name has no notification thread: `wait` polls.
+    let opened = Job::open(&name).unwrap();
+    assert!(!opened.wait_timeout(Duration::from_millis(100)).unwrap());
+    job.terminate(9).unwrap();
+    assert!(opened.wait_timeout(PATIENCE).unwrap());
+    assert_eq!(code(wait_child(&mut child)), 9);
+    assert_eq!(code(wait_child(&mut second)), 9);
+
+    let missing = unique_name("missing");
+    let e = Job::open(&missing).unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::NotFound, "{e}");
+    assert!(e.to_string().contains("no job named"), "{e}");
+}
+
+#[test]
+fn bad_names_are_invalid_input() {
+    for name in [r"NoSuchNamespace\winjob-test", r"Local\a\b"] {
+        let e = Job::builder().name(name).create().unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{name}: {e}");
+        let e = Job::open(name).unwrap_err();
+        assert!(
+            matches!(
+                e.kind(),
+                io::ErrorKind::InvalidInput | io::ErrorKind::NotFound
+            ),
+            "{name}: {e}"
+        );
+    }
+    let e = Job::builder().name("").create().unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+}
+
+/// A handle opened with QUERY only can list members but not terminate, nor
+/// spawn into the job; the refused spawn leaves no process behind.
+#[test]
+fn open_with_query_access_only() {
+    let name = unique_name("query");
+    let job = Job::builder().name(&name).create().unwrap();
+    let mut child = spawn_in(&job, testbin().args(["sleep", "30"]));
+    let query = open_with_access(&name, JobAccess::QUERY).unwrap();
+    assert_eq!(query.pids().unwrap(), vec![child.id()]);
+    assert!(query.contains(&child).unwrap());
+    let e = query.terminate(1).unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::PermissionDenied, "{e}");
+
+    // The refused spawn: the child is created suspended, the assignment is
+    // refused, and the child must be killed. It holds the only write end of
+    // this pipe, so the pipe reports end of file only once it is dead.
+    let (reader, writer) = io::pipe().unwrap();
+    let mut command = testbin();
+    command.args(["sleep", "30"]).stdout(writer);
+    let e = retry(|| query.spawn(&mut command)).unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::PermissionDenied, "{e}");
+    drop(command);
+    let lines = Lines::from_reader(reader);
+    assert!(
+        lines.ends_within(PATIENCE),
+        "the refused child was left alive"
+    );
+    assert_eq!(job.pids().unwrap(), vec![child.id()]);
+
+    let e = open_with_access(&unique_name("missing"), JobAccess::QUERY).unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::NotFound, "{e}");
+    job.terminate(1).unwrap();
+    wait_child(&mut child);
+}
+
+#[test]
+fn security_descriptors() {
+    // Full access for everyone: create and open work.
+    let name = unique_name("sddl");
+    let job = Job::builder()
+        .name(&name)
+        .security_descriptor("D:P(A;;GA;;;WD)")
+        .create()
+        .unwrap();
+    let opened = Job::open(&name).unwrap();
+    let mut child = spawn_in(&opened, testbin().args(["sleep", "30"]));
+    assert!(job.contains(&child).unwrap());
+    job.terminate(1).unwrap();
+    wait_child(&mut child);
+
+    let e = Job::builder()
+        .security_descriptor("this is not SDDL")
+        .create()
+        .unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{e}");
+    assert!(e.to_string().contains("security descriptor"), "{e}");
+    let e = Job::builder()
+        .security_descriptor("D:P\0")
+        .create()
+        .unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{e}");
+}
+
+/// A protected DACL with no entries lets nobody open the job.
+#[test]
+fn security_descriptor_denies_open() {
+    let name = unique_name("deny");
+    let _job = Job::builder()
+        .name(&name)
+        .security_descriptor("D:P")
+        .create()
+        .unwrap();
+    match Job::open(&name) {
+        Err(e) => assert_eq!(e.kind(), io::ErrorKind::PermissionDenied, "{e}"),
+        Ok(_) if under_wine() => skip("Wine does not check a job's DACL on open"),
+        Ok(_) => panic!("opened a job whose DACL grants nothing"),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Spawning
+// ---------------------------------------------------------------------------
+
+/// A spawn that fails (no such program) returns NotFound and leaves the job
+/// empty.
+#[test]
+fn failing_spawn_leaves_no_process() {
+    let job = Job::new().unwrap();
+    let e = job
+        .spawn(&mut Command::new("winjob-no-such-program-here.exe"))
+        .unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::NotFound, "{e}");
+    assert!(job.pids().unwrap().is_empty());
+    assert!(job.wait_timeout(Duration::ZERO).unwrap());
+}
+
+/// With the caller's CREATE_SUSPENDED the child stays suspended, in the job.
+#[test]
+fn spawn_with_flags_can_leave_the_child_suspended() {
+    let job = Job::new().unwrap();
+    let mut command = testbin();
+    command.args(["exit", "5"]);
+    let mut child = retry(|| job.spawn_with_flags(&mut command, CREATE_SUSPENDED)).unwrap();
+    thread::sleep(Duration::from_millis(300));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "a suspended child ran to its exit"
+    );
+    assert!(job.contains(&child).unwrap());
+    job.terminate(9).unwrap();
+    assert_eq!(code(wait_child(&mut child)), 9);
+
+    // Without it the child runs at once.
+    let mut child = retry(|| job.spawn_with_flags(&mut command, 0)).unwrap();
+    assert_eq!(code(wait_child(&mut child)), 5);
+    // The command is left with the caller's flags, not CREATE_SUSPENDED.
+    let mut again = retry(|| command.spawn()).unwrap();
+    assert_eq!(code(wait_child(&mut again)), 5);
+}
+
+/// After `spawn`, the command carries no CREATE_SUSPENDED: spawning it again
+/// outside the job runs.
+#[test]
+fn spawn_leaves_the_command_reusable() {
+    let job = Job::new().unwrap();
+    let mut command = testbin();
+    command.args(["exit", "4"]);
+    let mut child = retry(|| job.spawn(&mut command)).unwrap();
+    assert_eq!(code(wait_child(&mut child)), 4);
+    let mut again = retry(|| command.spawn()).unwrap();
+    assert_eq!(code(wait_child(&mut again)), 4);
+}
+
+// ---------------------------------------------------------------------------
+// Waiting and stopping
+// ---------------------------------------------------------------------------
+
+#[test]
+fn wait_returns_when_the_tree_exits_on_its_own() {
+    let job = Job::new().unwrap();
+    assert!(
+        job.wait_timeout(Duration::ZERO).unwrap(),
+        "an empty job is done"
+    );
+    job.wait().unwrap();
+
+    let start = Instant::now();
+    let mut child = spawn_in(&job, testbin().args(["tree", "1", "2", "1"]));
+    assert!(job.wait_timeout(PATIENCE).unwrap());
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(900),
+        "the tree sleeps 1 s; wait took {took:?}"
+    );
+    assert!(job.pids().unwrap().is_empty());
+    assert_eq!(code(wait_child(&mut child)), 0);
+
+    // `wait` (no timeout) too.
+    let mut child = spawn_in(&job, testbin().args(["tree", "1", "1", "0.5"]));
+    job.wait().unwrap();
+    assert!(job.pids().unwrap().is_empty());
+    wait_child(&mut child);
+}
+
+#[test]
+fn wait_timeout_gives_up() {
+    let job = Job::new().unwrap();
+    let mut child = spawn_in(&job, testbin().args(["sleep", "30"]));
+    let start = Instant::now();
+    assert!(!job.wait_timeout(Duration::from_millis(100)).unwrap());
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(100) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+    job.terminate(1).unwrap();
+    assert!(job.wait_timeout(PATIENCE).unwrap());
+    wait_child(&mut child);
+}
+
+/// `stop` asks (CTRL_BREAK to the child's console process group), then kills.
+#[test]
+fn stop_ends_the_job() {
+    let job = Job::new().unwrap();
+    let mut child = spawn_in(&job, testbin().args(["tree", "1", "1", "30"]));
+    let lines = Lines::of(&mut child);
+    lines.pids(2);
+    let stopped = job.stop(Duration::from_secs(2)).unwrap();
+    assert!(job.pids().unwrap().is_empty());
+    let status = wait_child(&mut child);
+    match stopped {
+        Stopped::Gracefully => assert_eq!(code(status), STATUS_CONTROL_C_EXIT, "{status:?}"),
+        Stopped::Killed => {
+            assert_eq!(code(status), 1, "{status:?}");
+            if under_wine() {
+                skip(
+                    "Wine 8.0 does not deliver CTRL_BREAK to a process group; checked the kill only",
+                );
+            } else {
+                panic!("CTRL_BREAK did not stop a console child");
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The rest of the surface
+// ---------------------------------------------------------------------------
+
+#[test]
+fn capabilities_say_job_object() {
+    let caps = winjob::capabilities().unwrap();
+    assert_eq!(caps.mode, Mode::JobObject);
+    assert!(caps.contained && caps.kill_on_owner_crash && caps.atomic_terminate);
+    assert_eq!(caps.job_root, None);
+    if std::env::var_os("WINJOB_UNDER_WINE").is_some_and(|v| v == "1") {
+        assert!(caps.reason.contains("under Wine"), "{}", caps.reason);
+    }
+}
+
+#[test]
+fn job_is_debug_and_has_a_handle() {
+    let job = Job::builder().name(unique_name("debug")).create().unwrap();
+    let text = format!("{job:?}");
+    assert!(
+        text.contains("Job") && text.contains("winjob-test-debug"),
+        "{text}"
+    );
+    assert!(!job.as_raw_handle().is_null());
+    assert!(!job.as_handle().as_raw_handle().is_null());
+}
+
+/// Creating and dropping many jobs is quick and clean: each drop stops and
+/// joins its notification thread (a drop that failed to would hang here).
+#[test]
+fn many_jobs_come_and_go() {
+    let start = Instant::now();
+    for _ in 0..200 {
+        let job = Job::new().unwrap();
+        assert!(job.wait_timeout(Duration::ZERO).unwrap());
+    }
+    let handles: Vec<OwnedHandle> = (0..50).map(|_| Job::new().unwrap().into()).collect();
+    drop(handles);
+    assert!(start.elapsed() < PATIENCE, "took {:?}", start.elapsed());
+}

@@ -1,0 +1,714 @@
+//! Safe wrappers over every Win32 call the Windows backend makes.
+//!
+//! This file (with the generated `bindings.rs`, compiled as its child module)
+//! is the only place in `sys/windows` where `unsafe` is allowed. The charter,
+//! after std's `sys/pal/windows/api.rs`:
+//!
+//! - Every `unsafe` block holds one unsafe operation and has a `// SAFETY:`
+//!   comment that says why it is sound.
+//! - No unchecked `as` casts: integer conversions are `try_from` or the
+//!   explicit `cast_unsigned`/`cast_signed`, pointer casts are `.cast()`.
+//! - A wrapper is named after the call it wraps, in `lower_snake_case`, and
+//!   returns `io::Result`, with std's owned types: `OwnedHandle` for a handle
+//!   this process must close, `BorrowedHandle` for one it only uses.
+//! - No raw Win32 type leaves this file: callers see `u32`, `usize`, handles
+//!   and the small owning types defined here.
+//!
+//! The wrappers add nothing but safety: which call to make, in what order, and
+//! what an error means to the caller is decided by the safe files around it.
+
+#![allow(unsafe_code)]
+
+use std::ffi::{CStr, c_void};
+use std::io;
+use std::mem;
+use std::os::windows::io::{
+    AsHandle, AsRawHandle, BorrowedHandle, FromRawHandle, HandleOrNull, OwnedHandle, RawHandle,
+};
+use std::ptr::{self, NonNull};
+use std::sync::OnceLock;
+
+#[rustfmt::skip]
+#[path = "bindings.rs"]
+mod bindings;
+
+use self::bindings as b;
+
+// Constants the safe files need, with the types the calls take. The generated
+// bindings spell most of them `i32`; `cast_unsigned` is the checked-by-type,
+// bit-preserving conversion (every value here is small and positive).
+pub(crate) const CREATE_SUSPENDED: u32 = b::CREATE_SUSPENDED.cast_unsigned();
+pub(crate) const CREATE_NEW_PROCESS_GROUP: u32 = b::CREATE_NEW_PROCESS_GROUP.cast_unsigned();
+pub(crate) const JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE: u32 =
+    b::JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE.cast_unsigned();
+pub(crate) const JOB_OBJECT_LIMIT_BREAKAWAY_OK: u32 =
+    b::JOB_OBJECT_LIMIT_BREAKAWAY_OK.cast_unsigned();
+pub(crate) const JOB_OBJECT_LIMIT_SILENT_BREAKAWAY_OK: u32 =
+    b::JOB_OBJECT_LIMIT_SILENT_BREAKAWAY_OK.cast_unsigned();
+pub(crate) const JOB_OBJECT_MSG_NEW_PROCESS: u32 = b::JOB_OBJECT_MSG_NEW_PROCESS.cast_unsigned();
+pub(crate) const JOB_OBJECT_MSG_EXIT_PROCESS: u32 = b::JOB_OBJECT_MSG_EXIT_PROCESS.cast_unsigned();
+pub(crate) const JOB_OBJECT_MSG_ABNORMAL_EXIT_PROCESS: u32 =
+    b::JOB_OBJECT_MSG_ABNORMAL_EXIT_PROCESS.cast_unsigned();
+pub(crate) const JOB_OBJECT_MSG_ACTIVE_PROCESS_ZERO: u32 =
+    b::JOB_OBJECT_MSG_ACTIVE_PROCESS_ZERO.cast_unsigned();
+pub(crate) const PROCESS_SET_QUOTA: u32 = b::PROCESS_SET_QUOTA.cast_unsigned();
+pub(crate) const PROCESS_TERMINATE: u32 = b::PROCESS_TERMINATE.cast_unsigned();
+pub(crate) const PROCESS_QUERY_INFORMATION: u32 = b::PROCESS_QUERY_INFORMATION.cast_unsigned();
+pub(crate) const PROCESS_QUERY_LIMITED_INFORMATION: u32 =
+    b::PROCESS_QUERY_LIMITED_INFORMATION.cast_unsigned();
+pub(crate) const THREAD_SUSPEND_RESUME: u32 = b::THREAD_SUSPEND_RESUME.cast_unsigned();
+pub(crate) const STILL_ACTIVE: u32 = b::STILL_ACTIVE.cast_unsigned();
+pub(crate) const CTRL_BREAK_EVENT: u32 = b::CTRL_BREAK_EVENT.cast_unsigned();
+pub(crate) const ERROR_ACCESS_DENIED: i32 = b::ERROR_ACCESS_DENIED;
+pub(crate) const ERROR_ALREADY_EXISTS: i32 = b::ERROR_ALREADY_EXISTS;
+pub(crate) const ERROR_BAD_PATHNAME: i32 = b::ERROR_BAD_PATHNAME;
+pub(crate) const ERROR_FILE_NOT_FOUND: i32 = b::ERROR_FILE_NOT_FOUND;
+pub(crate) const ERROR_INVALID_HANDLE: i32 = b::ERROR_INVALID_HANDLE;
+pub(crate) const ERROR_INVALID_NAME: i32 = b::ERROR_INVALID_NAME;
+pub(crate) const ERROR_INVALID_PARAMETER: i32 = b::ERROR_INVALID_PARAMETER;
+pub(crate) const ERROR_PATH_NOT_FOUND: i32 = b::ERROR_PATH_NOT_FOUND;
+const ERROR_MORE_DATA: i32 = b::ERROR_MORE_DATA;
+const ERROR_NO_MORE_FILES: i32 = b::ERROR_NO_MORE_FILES;
+
+/// The size of `T` as the `u32` that Win32 length parameters take, checked
+/// at compile time.
+const fn win32_size_of<T>() -> u32 {
+    let size = mem::size_of::<T>();
+    assert!(
+        size <= u32::MAX as usize,
+        "a Win32 structure larger than 4 GiB"
+    );
+    // The assertion above makes this cast lossless.
+    #[allow(clippy::cast_possible_truncation)]
+    let size = size as u32;
+    size
+}
+
+/// Turns a Win32 `BOOL` result into `io::Result`, reading `GetLastError` on
+/// failure. Must be called right after the call, before anything else can
+/// overwrite the thread's last error.
+fn cvt(result: b::BOOL) -> io::Result<()> {
+    if result == 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// Takes ownership of a handle returned by a call that reports failure with
+/// `NULL`, reading `GetLastError` on failure.
+///
+/// # Safety
+///
+/// `handle` must be NULL or a handle the caller owns and nothing else closes.
+unsafe fn owned_or_null(handle: b::HANDLE) -> io::Result<OwnedHandle> {
+    // SAFETY: the caller guarantees that a non-NULL `handle` is owned and
+    // closed by nobody else; `HandleOrNull` holds it until it is checked.
+    let handle = unsafe { HandleOrNull::from_raw_handle(handle) };
+    // `try_from` forgets (does not close) a NULL handle, so `GetLastError` is
+    // still the call's.
+    OwnedHandle::try_from(handle).map_err(|_| io::Error::last_os_error())
+}
+
+/// The raw value of a borrowed handle, for passing to a call.
+fn raw(handle: BorrowedHandle<'_>) -> b::HANDLE {
+    handle.as_raw_handle()
+}
+
+/// A NUL-terminated UTF-16 string without interior NULs: what every `W`
+/// function's string parameter must point to.
+pub(crate) struct WideCString(Vec<u16>);
+
+impl WideCString {
+    /// Encodes `s` as UTF-16 and terminates it; `None` if `s` contains NUL.
+    pub(crate) fn new(s: &str) -> Option<WideCString> {
+        if s.contains('\0') {
+            return None;
+        }
+        Some(WideCString(s.encode_utf16().chain([0]).collect()))
+    }
+
+    fn as_ptr(&self) -> b::PCWSTR {
+        self.0.as_ptr()
+    }
+}
+
+/// A security descriptor made from SDDL, freed with `LocalFree` on drop.
+pub(crate) struct SecurityDescriptor(NonNull<c_void>);
+
+impl SecurityDescriptor {
+    /// `ConvertStringSecurityDescriptorToSecurityDescriptorW(sddl,
+    /// SDDL_REVISION_1)`.
+    pub(crate) fn from_sddl(sddl: &WideCString) -> io::Result<SecurityDescriptor> {
+        let mut descriptor: b::PSECURITY_DESCRIPTOR = ptr::null_mut();
+        // SAFETY: `sddl` is NUL-terminated; `descriptor` is a valid out
+        // pointer; the size out-parameter is optional (NULL).
+        let ok = unsafe {
+            b::ConvertStringSecurityDescriptorToSecurityDescriptorW(
+                sddl.as_ptr(),
+                b::SDDL_REVISION_1.cast_unsigned(),
+                &mut descriptor,
+                ptr::null_mut(),
+            )
+        };
+        cvt(ok)?;
+        NonNull::new(descriptor)
+            .map(SecurityDescriptor)
+            .ok_or_else(|| io::Error::other("the SDDL conversion returned no security descriptor"))
+    }
+}
+
+impl Drop for SecurityDescriptor {
+    fn drop(&mut self) {
+        // SAFETY: the pointer was allocated by the conversion with
+        // `LocalAlloc`, is freed only here, and is not used afterwards.
+        unsafe { b::LocalFree(self.0.as_ptr()) };
+    }
+}
+
+/// What `CreateJobObjectW` returned.
+pub(crate) struct CreatedJob {
+    /// The job handle.
+    pub(crate) handle: OwnedHandle,
+    /// `GetLastError() == ERROR_ALREADY_EXISTS`: the name was taken, and
+    /// `handle` is the existing job.
+    pub(crate) existed: bool,
+}
+
+/// `CreateJobObjectW`, with a `SECURITY_ATTRIBUTES` carrying the descriptor
+/// and the inheritance flag.
+pub(crate) fn create_job_object_w(
+    name: Option<&WideCString>,
+    descriptor: Option<&SecurityDescriptor>,
+    inheritable: bool,
+) -> io::Result<CreatedJob> {
+    let attributes = b::SECURITY_ATTRIBUTES {
+        nLength: win32_size_of::<b::SECURITY_ATTRIBUTES>(),
+        lpSecurityDescriptor: descriptor.map_or(ptr::null_mut(), |d| d.0.as_ptr()),
+        bInheritHandle: b::BOOL::from(inheritable),
+    };
+    let name = name.map_or(ptr::null(), WideCString::as_ptr);
+    // SAFETY: `attributes` is a valid SECURITY_ATTRIBUTES whose descriptor
+    // (if any) outlives the call; `name` is NULL or NUL-terminated.
+    let handle = unsafe { b::CreateJobObjectW(&attributes, name) };
+    // Read before anything else can change the thread's last error.
+    let existed = !handle.is_null()
+        && io::Error::last_os_error().raw_os_error() == Some(ERROR_ALREADY_EXISTS);
+    // SAFETY: CreateJobObjectW returns NULL or a new handle that we own.
+    let handle = unsafe { owned_or_null(handle) }?;
+    Ok(CreatedJob { handle, existed })
+}
+
+/// `OpenJobObjectW(access, FALSE, name)`.
+pub(crate) fn open_job_object_w(access: u32, name: &WideCString) -> io::Result<OwnedHandle> {
+    // SAFETY: `name` is NUL-terminated.
+    let handle = unsafe { b::OpenJobObjectW(access, 0, name.as_ptr()) };
+    // SAFETY: OpenJobObjectW returns NULL or a new handle that we own.
+    unsafe { owned_or_null(handle) }
+}
+
+/// `AssignProcessToJobObject`.
+pub(crate) fn assign_process_to_job_object(
+    job: BorrowedHandle<'_>,
+    process: BorrowedHandle<'_>,
+) -> io::Result<()> {
+    // SAFETY: both handles are valid for the duration of the call.
+    cvt(unsafe { b::AssignProcessToJobObject(raw(job), raw(process)) })
+}
+
+/// `TerminateJobObject`.
+pub(crate) fn terminate_job_object(job: BorrowedHandle<'_>, exit_code: u32) -> io::Result<()> {
+    // SAFETY: the handle is valid for the duration of the call.
+    cvt(unsafe { b::TerminateJobObject(raw(job), exit_code) })
+}
+
+/// `IsProcessInJob(process, job)`; `job` `None` asks about any job.
+pub(crate) fn is_process_in_job(
+    process: BorrowedHandle<'_>,
+    job: Option<BorrowedHandle<'_>>,
+) -> io::Result<bool> {
+    // A 4-byte BOOL, as the call writes (a Rust `bool` would be overrun).
+    let mut result: b::BOOL = 0;
+    let job = job.map_or(ptr::null_mut(), raw);
+    // SAFETY: the handles are valid or NULL (allowed for the job); `result`
+    // is a valid, writable BOOL.
+    cvt(unsafe { b::IsProcessInJob(raw(process), job, &mut result) })?;
+    Ok(result != 0)
+}
+
+/// An information class of `Query/SetInformationJobObject` and the structure
+/// that goes with it.
+///
+/// # Safety
+///
+/// `CLASS` must be the class whose data has exactly the layout of `Self`.
+unsafe trait JobInformation: Copy + Default {
+    const CLASS: b::JOBOBJECTINFOCLASS;
+}
+
+// SAFETY: class 9 takes a JOBOBJECT_EXTENDED_LIMIT_INFORMATION.
+unsafe impl JobInformation for b::JOBOBJECT_EXTENDED_LIMIT_INFORMATION {
+    const CLASS: b::JOBOBJECTINFOCLASS = b::JobObjectExtendedLimitInformation;
+}
+
+// SAFETY: class 1 fills a JOBOBJECT_BASIC_ACCOUNTING_INFORMATION.
+unsafe impl JobInformation for b::JOBOBJECT_BASIC_ACCOUNTING_INFORMATION {
+    const CLASS: b::JOBOBJECTINFOCLASS = b::JobObjectBasicAccountingInformation;
+}
+
+// SAFETY: class 7 takes a JOBOBJECT_ASSOCIATE_COMPLETION_PORT.
+unsafe impl JobInformation for b::JOBOBJECT_ASSOCIATE_COMPLETION_PORT {
+    const CLASS: b::JOBOBJECTINFOCLASS = b::JobObjectAssociateCompletionPortInformation;
+}
+
+/// `SetInformationJobObject` for a fixed-size class.
+fn set_information_job_object<T: JobInformation>(
+    job: BorrowedHandle<'_>,
+    info: &T,
+) -> io::Result<()> {
+    let data: *const T = info;
+    // SAFETY: `data` points to a valid `T` of the size passed, which is the
+    // layout `T::CLASS` expects (the `JobInformation` contract).
+    cvt(unsafe {
+        b::SetInformationJobObject(raw(job), T::CLASS, data.cast(), win32_size_of::<T>())
+    })
+}
+
+/// `QueryInformationJobObject` for a fixed-size class.
+fn query_information_job_object<T: JobInformation>(job: BorrowedHandle<'_>) -> io::Result<T> {
+    let mut info = T::default();
+    let data: *mut T = &mut info;
+    // SAFETY: `data` points to a writable `T` of the size passed, the layout
+    // `T::CLASS` fills; the returned-length out-parameter is optional.
+    cvt(unsafe {
+        b::QueryInformationJobObject(
+            raw(job),
+            T::CLASS,
+            data.cast(),
+            win32_size_of::<T>(),
+            ptr::null_mut(),
+        )
+    })?;
+    Ok(info)
+}
+
+/// `SetInformationJobObject(JobObjectExtendedLimitInformation)` with only
+/// `BasicLimitInformation.LimitFlags` set. The caller keeps its own copy of the
+/// flags (Wine's query of this class returns zeros, so query-modify-set would
+/// lose them).
+pub(crate) fn set_extended_limit_flags(job: BorrowedHandle<'_>, flags: u32) -> io::Result<()> {
+    let mut info = b::JOBOBJECT_EXTENDED_LIMIT_INFORMATION::default();
+    info.BasicLimitInformation.LimitFlags = flags;
+    set_information_job_object(job, &info)
+}
+
+/// `SetInformationJobObject(JobObjectAssociateCompletionPortInformation)`:
+/// the job posts its notifications to `port` with completion key `key`.
+pub(crate) fn associate_completion_port(
+    job: BorrowedHandle<'_>,
+    port: BorrowedHandle<'_>,
+    key: usize,
+) -> io::Result<()> {
+    let info = b::JOBOBJECT_ASSOCIATE_COMPLETION_PORT {
+        // The key is an opaque number, carried in a pointer-typed field.
+        CompletionKey: ptr::without_provenance_mut(key),
+        CompletionPort: raw(port),
+    };
+    set_information_job_object(job, &info)
+}
+
+/// `QueryInformationJobObject(JobObjectBasicAccountingInformation)
+/// .ActiveProcesses`: how many processes in the job are running.
+pub(crate) fn active_processes(job: BorrowedHandle<'_>) -> io::Result<u32> {
+    let info: b::JOBOBJECT_BASIC_ACCOUNTING_INFORMATION = query_information_job_object(job)?;
+    Ok(info.ActiveProcesses)
+}
+
+/// One answer of `QueryInformationJobObject(JobObjectBasicProcessIdList)`.
+pub(crate) struct ProcessIdList {
+    /// `NumberOfAssignedProcesses`: how many processes the job had.
+    pub(crate) assigned: u32,
+    /// The ids that fitted (`NumberOfProcessIdsInList` of them).
+    pub(crate) ids: Vec<usize>,
+    /// The call failed with `ERROR_MORE_DATA`: the buffer was too small.
+    pub(crate) more_data: bool,
+}
+
+/// `QueryInformationJobObject(JobObjectBasicProcessIdList)` with room for
+/// `capacity` (at least 1) ids.
+///
+/// The structure has a variable-length tail of `ULONG_PTR`s after two `u32`
+/// counts; the buffer is a `Vec<usize>`, so it has the structure's alignment.
+pub(crate) fn query_process_id_list(
+    job: BorrowedHandle<'_>,
+    capacity: usize,
+) -> io::Result<ProcessIdList> {
+    const HEADER_BYTES: usize = mem::offset_of!(b::JOBOBJECT_BASIC_PROCESS_ID_LIST, ProcessIdList);
+    const HEADER_WORDS: usize = HEADER_BYTES / mem::size_of::<usize>();
+    const _: () = assert!(HEADER_BYTES == 8 && HEADER_WORDS * mem::size_of::<usize>() == 8);
+    const _: () =
+        assert!(mem::align_of::<b::JOBOBJECT_BASIC_PROCESS_ID_LIST>() <= mem::align_of::<usize>());
+
+    let too_big = || io::Error::other(format!("a list of {capacity} process ids is too large"));
+    let words = capacity
+        .max(1)
+        .checked_add(HEADER_WORDS)
+        .ok_or_else(too_big)?;
+    let bytes = words
+        .checked_mul(mem::size_of::<usize>())
+        .ok_or_else(too_big)?;
+    let length = u32::try_from(bytes).map_err(|_| too_big())?;
+    let mut buffer = vec![0usize; words];
+
+    // SAFETY: `buffer` is `length` writable bytes, aligned for the structure
+    // (checked above); the returned-length out-parameter is optional.
+    let ok = unsafe {
+        b::QueryInformationJobObject(
+            raw(job),
+            b::JobObjectBasicProcessIdList,
+            buffer.as_mut_ptr().cast(),
+            length,
+            ptr::null_mut(),
+        )
+    };
+    let more_data = match cvt(ok) {
+        Ok(()) => false,
+        Err(e) if e.raw_os_error() == Some(ERROR_MORE_DATA) => true,
+        Err(e) => return Err(e),
+    };
+
+    // The two counts, read from the header words' bytes (no pointer casts).
+    let mut header = [0u8; HEADER_BYTES];
+    for (chunk, word) in header.chunks_mut(mem::size_of::<usize>()).zip(&buffer) {
+        chunk.copy_from_slice(&word.to_ne_bytes());
+    }
+    let assigned = u32::from_ne_bytes([header[0], header[1], header[2], header[3]]);
+    let in_list = u32::from_ne_bytes([header[4], header[5], header[6], header[7]]);
+    let in_list = usize::try_from(in_list)
+        .unwrap_or(usize::MAX)
+        .min(words - HEADER_WORDS);
+    buffer.drain(..HEADER_WORDS);
+    buffer.truncate(in_list);
+    Ok(ProcessIdList {
+        assigned,
+        ids: buffer,
+        more_data,
+    })
+}
+
+/// `CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 1)`: a new port
+/// not yet tied to any file, served by one thread.
+pub(crate) fn create_io_completion_port() -> io::Result<OwnedHandle> {
+    let invalid: b::HANDLE = ptr::without_provenance_mut(usize::MAX);
+    // SAFETY: INVALID_HANDLE_VALUE with a NULL existing port asks for a new
+    // port; no pointer is passed.
+    let port = unsafe { b::CreateIoCompletionPort(invalid, ptr::null_mut(), 0, 1) };
+    // SAFETY: CreateIoCompletionPort returns NULL or a new handle that we own.
+    unsafe { owned_or_null(port) }
+}
+
+/// One completion packet, as plain numbers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Completion {
+    /// `lpCompletionKey`.
+    pub(crate) key: usize,
+    /// `dwNumberOfBytesTransferred`: for a job, the `JOB_OBJECT_MSG_*` id.
+    pub(crate) bytes: u32,
+    /// The address in `lpOverlapped`: for a job, the process id (or 0).
+    pub(crate) overlapped: usize,
+}
+
+/// `GetQueuedCompletionStatusEx(port, .., INFINITE, FALSE)`: blocks until at
+/// least one packet arrives, then appends up to 16 of them to `out`.
+pub(crate) fn get_queued_completion_status_ex(
+    port: BorrowedHandle<'_>,
+    out: &mut Vec<Completion>,
+) -> io::Result<()> {
+    let mut entries = [b::OVERLAPPED_ENTRY::default(); 16];
+    let capacity = u32::try_from(entries.len()).unwrap_or(1);
+    let mut removed = 0u32;
+    // SAFETY: `entries` has room for `capacity` entries; `removed` is a valid
+    // out pointer; the wait is not alertable.
+    cvt(unsafe {
+        b::GetQueuedCompletionStatusEx(
+            raw(port),
+            entries.as_mut_ptr(),
+            capacity,
+            &mut removed,
+            b::INFINITE,
+            0,
+        )
+    })?;
+    let removed = usize::try_from(removed)
+        .unwrap_or(usize::MAX)
+        .min(entries.len());
+    out.extend(entries[..removed].iter().map(|entry| Completion {
+        key: entry.lpCompletionKey,
+        bytes: entry.dwNumberOfBytesTransferred,
+        overlapped: entry.lpOverlapped.addr(),
+    }));
+    Ok(())
+}
+
+/// `PostQueuedCompletionStatus(port, bytes, key, NULL)`.
+pub(crate) fn post_queued_completion_status(
+    port: BorrowedHandle<'_>,
+    key: usize,
+    bytes: u32,
+) -> io::Result<()> {
+    // SAFETY: the handle is valid; no OVERLAPPED is passed.
+    cvt(unsafe { b::PostQueuedCompletionStatus(raw(port), bytes, key, ptr::null()) })
+}
+
+/// `OpenProcess(access, FALSE, pid)`.
+pub(crate) fn open_process(access: u32, pid: u32) -> io::Result<OwnedHandle> {
+    // SAFETY: no pointer is passed.
+    let handle = unsafe { b::OpenProcess(access, 0, pid) };
+    // SAFETY: OpenProcess returns NULL or a new handle that we own.
+    unsafe { owned_or_null(handle) }
+}
+
+/// `GetExitCodeProcess`: `STILL_ACTIVE` while the process runs.
+pub(crate) fn get_exit_code_process(process: BorrowedHandle<'_>) -> io::Result<u32> {
+    let mut code = 0u32;
+    // SAFETY: the handle is valid; `code` is a valid out pointer.
+    cvt(unsafe { b::GetExitCodeProcess(raw(process), &mut code) })?;
+    Ok(code)
+}
+
+/// `GetCurrentProcess()`: the pseudo-handle of the calling process, valid for
+/// ever and never closed.
+pub(crate) fn get_current_process() -> BorrowedHandle<'static> {
+    // SAFETY: no arguments; the call cannot fail.
+    let handle: RawHandle = unsafe { b::GetCurrentProcess() };
+    // SAFETY: the pseudo-handle (-1) is valid for the life of the process and
+    // must not be closed, which a `BorrowedHandle` never does.
+    unsafe { BorrowedHandle::borrow_raw(handle) }
+}
+
+/// `OpenThread(access, FALSE, tid)`.
+pub(crate) fn open_thread(access: u32, tid: u32) -> io::Result<OwnedHandle> {
+    // SAFETY: no pointer is passed.
+    let handle = unsafe { b::OpenThread(access, 0, tid) };
+    // SAFETY: OpenThread returns NULL or a new handle that we own.
+    unsafe { owned_or_null(handle) }
+}
+
+/// `ResumeThread`: returns the thread's previous suspend count.
+pub(crate) fn resume_thread(thread: BorrowedHandle<'_>) -> io::Result<u32> {
+    // SAFETY: the handle is valid for the duration of the call.
+    let previous = unsafe { b::ResumeThread(raw(thread)) };
+    if previous == u32::MAX {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(previous)
+    }
+}
+
+/// The ids of the threads of process `pid`, from a Toolhelp snapshot
+/// (`CreateToolhelp32Snapshot(TH32CS_SNAPTHREAD)`, `Thread32First/Next`).
+pub(crate) fn thread_ids_of(pid: u32) -> io::Result<Vec<u32>> {
+    // SAFETY: no pointer is passed.
+    let snapshot = unsafe { b::CreateToolhelp32Snapshot(b::TH32CS_SNAPTHREAD.cast_unsigned(), 0) };
+    if snapshot.addr() == usize::MAX {
+        // INVALID_HANDLE_VALUE
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the snapshot is a new handle that we own and close once.
+    let snapshot = unsafe { OwnedHandle::from_raw_handle(snapshot) };
+    let mut entry = b::THREADENTRY32 {
+        dwSize: win32_size_of::<b::THREADENTRY32>(),
+        ..Default::default()
+    };
+    let mut ids = Vec::new();
+    // SAFETY: the snapshot handle is valid; `entry` is a THREADENTRY32 with
+    // `dwSize` set, as the call requires.
+    let mut next = cvt(unsafe { b::Thread32First(raw(snapshot.as_handle()), &mut entry) });
+    loop {
+        match next {
+            Ok(()) => {
+                if entry.th32OwnerProcessID == pid {
+                    ids.push(entry.th32ThreadID);
+                }
+            }
+            Err(e) if e.raw_os_error() == Some(ERROR_NO_MORE_FILES) => return Ok(ids),
+            Err(e) => return Err(e),
+        }
+        // SAFETY: as for Thread32First.
+        next = cvt(unsafe { b::Thread32Next(raw(snapshot.as_handle()), &mut entry) });
+    }
+}
+
+/// `NtResumeProcess` from ntdll: resumes every thread of a process. Not in
+/// the Win32 metadata (it is an undocumented native call), so its type is
+/// written here: `NTSTATUS NtResumeProcess(HANDLE ProcessHandle)`.
+type NtResumeProcessFn = unsafe extern "system" fn(process: b::HANDLE) -> i32;
+
+/// The address of an export of ntdll, or `None`.
+fn ntdll_export(name: &CStr) -> b::FARPROC {
+    let ntdll = WideCString::new("ntdll.dll")?;
+    // SAFETY: the name is NUL-terminated. ntdll is loaded in every process
+    // and never unloaded, so the module handle stays valid.
+    let module = unsafe { b::GetModuleHandleW(ntdll.as_ptr()) };
+    if module.is_null() {
+        return None;
+    }
+    // SAFETY: `module` is a loaded module; `name` is NUL-terminated.
+    unsafe { b::GetProcAddress(module, name.as_ptr().cast()) }
+}
+
+/// `NtResumeProcess(process)`, resolved once with `GetProcAddress`. `None`
+/// when ntdll does not export it.
+pub(crate) fn nt_resume_process(process: BorrowedHandle<'_>) -> Option<io::Result<()>> {
+    static RESOLVED: OnceLock<Option<NtResumeProcessFn>> = OnceLock::new();
+    let resume = (*RESOLVED.get_or_init(|| {
+        let address = ntdll_export(c"NtResumeProcess")?;
+        // SAFETY: ntdll's NtResumeProcess has the signature of
+        // `NtResumeProcessFn`; only the pointer's type changes.
+        Some(unsafe {
+            mem::transmute::<unsafe extern "system" fn() -> isize, NtResumeProcessFn>(address)
+        })
+    }))?;
+    // SAFETY: `resume` is NtResumeProcess; the handle is valid for the call.
+    let status = unsafe { resume(raw(process)) };
+    Some(if status >= 0 {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!(
+            "NtResumeProcess failed with NTSTATUS {:#010X}",
+            status.cast_unsigned()
+        )))
+    })
+}
+
+/// The version string of Wine (`wine_get_version` in ntdll), or `None` when
+/// not running under Wine.
+pub(crate) fn wine_version() -> Option<String> {
+    type WineGetVersion = unsafe extern "C" fn() -> *const std::ffi::c_char;
+    let address = ntdll_export(c"wine_get_version")?;
+    // SAFETY: Wine's `const char *wine_get_version(void)`; only the pointer's
+    // type changes.
+    let get =
+        unsafe { mem::transmute::<unsafe extern "system" fn() -> isize, WineGetVersion>(address) };
+    // SAFETY: takes no arguments; returns a static string or NULL.
+    let version = unsafe { get() };
+    if version.is_null() {
+        return Some(String::from("(unknown version)"));
+    }
+    // SAFETY: a non-NULL result is a static NUL-terminated string.
+    let version = unsafe { CStr::from_ptr(version) };
+    Some(version.to_string_lossy().into_owned())
+}
+
+/// `GenerateConsoleCtrlEvent(event, group)`.
+pub(crate) fn generate_console_ctrl_event(event: u32, group: u32) -> io::Result<()> {
+    // SAFETY: no pointer is passed.
+    cvt(unsafe { b::GenerateConsoleCtrlEvent(event, group) })
+}
+
+/// The three user32 functions `stop` needs, found at run time.
+///
+/// user32 is loaded only when first needed (`LoadLibraryExW` from system32),
+/// not imported: a process that imports it pays for its initialisation at
+/// every start (under Wine it doubles the start-up time of a small program),
+/// and every program that links winjob would pay, though few ever stop a
+/// job. Once loaded it stays loaded.
+struct User32 {
+    enum_windows: b::EnumWindows,
+    get_window_thread_process_id: b::GetWindowThreadProcessId,
+    post_message_w: b::PostMessageW,
+}
+
+/// user32, loaded and resolved once; `None` where it cannot be loaded.
+fn user32() -> Option<&'static User32> {
+    static USER32: OnceLock<Option<User32>> = OnceLock::new();
+    USER32
+        .get_or_init(|| {
+            let name = WideCString::new("user32.dll")?;
+            // SAFETY: the name is NUL-terminated; no file handle is passed;
+            // the flag restricts the search to system32.
+            let module = unsafe {
+                b::LoadLibraryExW(
+                    name.as_ptr(),
+                    ptr::null_mut(),
+                    b::LOAD_LIBRARY_SEARCH_SYSTEM32.cast_unsigned(),
+                )
+            };
+            if module.is_null() {
+                return None;
+            }
+            // SAFETY: `module` is loaded and never freed; the name is
+            // NUL-terminated.
+            let enum_windows =
+                unsafe { b::GetProcAddress(module, c"EnumWindows".as_ptr().cast()) }?;
+            // SAFETY: as above.
+            let get_pid =
+                unsafe { b::GetProcAddress(module, c"GetWindowThreadProcessId".as_ptr().cast()) }?;
+            // SAFETY: as above.
+            let post = unsafe { b::GetProcAddress(module, c"PostMessageW".as_ptr().cast()) }?;
+            type Farproc = unsafe extern "system" fn() -> isize;
+            Some(User32 {
+                // SAFETY: user32's EnumWindows has the signature of the
+                // `b::EnumWindows` alias; only the pointer's type changes.
+                enum_windows: unsafe { mem::transmute::<Farproc, b::EnumWindows>(enum_windows) },
+                // SAFETY: likewise for GetWindowThreadProcessId.
+                get_window_thread_process_id: unsafe {
+                    mem::transmute::<Farproc, b::GetWindowThreadProcessId>(get_pid)
+                },
+                // SAFETY: likewise for PostMessageW.
+                post_message_w: unsafe { mem::transmute::<Farproc, b::PostMessageW>(post) },
+            })
+        })
+        .as_ref()
+}
+
+/// A top-level window, as found by [`enum_windows`]. Only good for the calls
+/// below, and only while the window exists (a stale one makes them fail).
+pub(crate) struct Window {
+    handle: b::HWND,
+    user32: &'static User32,
+}
+
+/// The callback of `EnumWindows`: appends each window to the
+/// `Vec<b::HWND>` whose address is in `lparam`.
+unsafe extern "system" fn collect_window(window: b::HWND, lparam: b::LPARAM) -> b::BOOL {
+    let list = ptr::with_exposed_provenance_mut::<Vec<b::HWND>>(lparam.cast_unsigned());
+    // SAFETY: `lparam` is the address of the `Vec` that `enum_windows` lends
+    // for the duration of EnumWindows, which calls back on the same thread.
+    let list = unsafe { &mut *list };
+    list.push(window);
+    1
+}
+
+/// `EnumWindows`: every top-level window on the desktop.
+pub(crate) fn enum_windows() -> io::Result<Vec<Window>> {
+    let user32 = user32().ok_or_else(|| {
+        crate::error::unsupported("user32.dll cannot be loaded here, so there are no windows")
+    })?;
+    let mut list: Vec<b::HWND> = Vec::new();
+    let lparam = ptr::from_mut(&mut list).expose_provenance().cast_signed();
+    // SAFETY: the callback only touches `list` through `lparam`, and `list`
+    // outlives the call; EnumWindows does not keep the callback.
+    cvt(unsafe { (user32.enum_windows)(Some(collect_window), lparam) })?;
+    Ok(list
+        .into_iter()
+        .map(|handle| Window { handle, user32 })
+        .collect())
+}
+
+/// `GetWindowThreadProcessId`: the id of the process that created the
+/// window, or `None` if the window is gone.
+pub(crate) fn get_window_thread_process_id(window: &Window) -> Option<u32> {
+    let mut pid = 0u32;
+    // SAFETY: `pid` is a valid out pointer; a stale window handle only makes
+    // the call fail (return 0).
+    let thread = unsafe { (window.user32.get_window_thread_process_id)(window.handle, &mut pid) };
+    (thread != 0).then_some(pid)
+}
+
+/// `PostMessageW(window, WM_CLOSE, 0, 0)`.
+pub(crate) fn post_close_message(window: &Window) -> io::Result<()> {
+    // SAFETY: WM_CLOSE carries no pointers; a stale window handle only makes
+    // the call fail.
+    cvt(unsafe { (window.user32.post_message_w)(window.handle, b::WM_CLOSE.cast_unsigned(), 0, 0) })
+}

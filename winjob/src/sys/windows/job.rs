@@ -1,0 +1,433 @@
+//! The job itself: creating and opening it, membership, listing, killing,
+//! waiting. Spawning is in `spawn.rs`, the polite stop in `stop.rs`.
+
+use std::fmt;
+use std::io;
+use std::os::windows::io::{AsHandle, AsRawHandle, BorrowedHandle, OwnedHandle};
+use std::process::Child;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::api::{self, WideCString};
+use super::monitor::Monitor;
+use super::stop::Leaders;
+use crate::error::{invalid_input, not_found, with_context};
+use crate::os::windows::Breakaway;
+use crate::sys::CreateOptions;
+
+/// `JOB_OBJECT_ALL_ACCESS`: what [`Job::open`] asks for.
+const JOB_OBJECT_ALL_ACCESS: u32 = 0x001F_001F;
+
+/// How often `wait` re-reads the job's accounting even without a message:
+/// Windows does not guarantee that job messages are delivered.
+const POLL_INTERVAL: Duration = Duration::from_millis(50);
+
+/// The longest pause between two polls of a job opened by name, which has no
+/// completion port of ours. Polling starts at 1 ms and doubles up to this.
+const MAX_BACKOFF: Duration = Duration::from_millis(50);
+
+/// Access asked for when a process is named by pid: enough to assign it
+/// (`SET_QUOTA | TERMINATE`) and to see whether it still runs.
+const ASSIGN_ACCESS: u32 =
+    api::PROCESS_SET_QUOTA | api::PROCESS_TERMINATE | api::PROCESS_QUERY_LIMITED_INFORMATION;
+
+/// The Windows settings of a `JobBuilder`, set through
+/// `os::windows::JobBuilderExt`.
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    /// Whether members may start children outside the job.
+    pub(crate) breakaway: Breakaway,
+    /// The job's security descriptor, in SDDL.
+    pub(crate) security_descriptor: Option<String>,
+    /// Whether the job handle is inheritable.
+    pub(crate) inheritable: bool,
+    /// Whether `spawn` starts each child in a new console process group.
+    pub(crate) new_process_groups: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            breakaway: Breakaway::Never,
+            security_descriptor: None,
+            inheritable: false,
+            new_process_groups: true,
+        }
+    }
+}
+
+/// A Windows job object and, for a job this process created, its
+/// notification thread.
+pub(crate) struct Job {
+    // Fields drop in declaration order: the monitor thread is stopped (and
+    // its port closed) before the job handle is closed.
+    /// `Some` for a created job; `None` for one opened by name, or after
+    /// `into_handle`.
+    pub(super) monitor: Option<Monitor>,
+    pub(super) handle: OwnedHandle,
+    pub(super) name: Option<String>,
+    pub(super) kill_on_drop: bool,
+    pub(super) new_process_groups: bool,
+    /// The console process groups started by `spawn`, for `request_stop`.
+    pub(super) leaders: Leaders,
+}
+
+impl Job {
+    /// `CreateJobObjectW`, then the completion port, then the limits.
+    pub(crate) fn create(common: &CreateOptions<'_>, options: &Options) -> io::Result<Job> {
+        // Everything that can be refused is checked before the job exists.
+        let descriptor = match &options.security_descriptor {
+            Some(sddl) => Some(security_descriptor(sddl)?),
+            None => None,
+        };
+        let wide_name = common.name.map(wide_name).transpose()?;
+
+        let created =
+            api::create_job_object_w(wide_name.as_ref(), descriptor.as_ref(), options.inheritable)
+                .map_err(|e| create_error(e, common.name))?;
+        drop(descriptor);
+        if created.existed {
+            drop(created.handle);
+            let name = common.name.unwrap_or_default();
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("a job named {name:?} already exists; use Job::open to open it"),
+            ));
+        }
+        let handle = created.handle;
+
+        // The port first, so that no notification can be missed; nothing can
+        // be assigned to the job before this function returns it.
+        let monitor = Monitor::start(handle.as_handle())
+            .map_err(|e| with_context(e, "cannot attach a completion port to the new job"))?;
+
+        // Our own copy of the flags, set once: never query-modify-set (Wine
+        // answers the query with zeros).
+        let mut flags = 0;
+        if common.kill_on_drop {
+            flags |= api::JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
+        }
+        match options.breakaway {
+            Breakaway::Never => {}
+            Breakaway::Allowed => flags |= api::JOB_OBJECT_LIMIT_BREAKAWAY_OK,
+            Breakaway::Silent => flags |= api::JOB_OBJECT_LIMIT_SILENT_BREAKAWAY_OK,
+        }
+        if flags != 0 {
+            api::set_extended_limit_flags(handle.as_handle(), flags).map_err(|e| {
+                with_context(
+                    e,
+                    "SetInformationJobObject(JobObjectExtendedLimitInformation) failed",
+                )
+            })?;
+        }
+
+        Ok(Job {
+            monitor: Some(monitor),
+            handle,
+            name: common.name.map(str::to_owned),
+            kill_on_drop: common.kill_on_drop,
+            new_process_groups: options.new_process_groups,
+            leaders: Leaders::default(),
+        })
+    }
+
+    /// `OpenJobObjectW(JOB_OBJECT_ALL_ACCESS, FALSE, name)`.
+    pub(crate) fn open(name: &str, options: &Options) -> io::Result<Job> {
+        let mut job = Job::open_with_access(name, JOB_OBJECT_ALL_ACCESS)?;
+        job.new_process_groups = options.new_process_groups;
+        Ok(job)
+    }
+
+    /// `OpenJobObjectW(access, FALSE, name)`. The job is never kill-on-drop
+    /// here and has no notification thread (a job has one completion port,
+    /// and its creator holds it), so `wait` polls.
+    pub(crate) fn open_with_access(name: &str, access: u32) -> io::Result<Job> {
+        let wide = wide_name(name)?;
+        let handle = api::open_job_object_w(access, &wide).map_err(|e| open_error(e, name))?;
+        Ok(Job {
+            monitor: None,
+            handle,
+            name: Some(name.to_owned()),
+            kill_on_drop: false,
+            new_process_groups: Options::default().new_process_groups,
+            leaders: Leaders::default(),
+        })
+    }
+
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    pub(crate) fn kills_on_drop(&self) -> bool {
+        self.kill_on_drop
+    }
+
+    pub(crate) fn as_handle(&self) -> BorrowedHandle<'_> {
+        self.handle.as_handle()
+    }
+
+    /// Stops the notification thread, closes the port, and gives up the job
+    /// handle with every limit it carries.
+    pub(crate) fn into_handle(self) -> OwnedHandle {
+        let Job {
+            monitor, handle, ..
+        } = self;
+        drop(monitor);
+        handle
+    }
+
+    pub(crate) fn assign_child(&self, child: &Child) -> io::Result<()> {
+        let what = format!("the child (pid {})", child.id());
+        assign(self.as_handle(), child.as_handle(), &what)
+    }
+
+    pub(crate) fn assign_pid(&self, pid: u32) -> io::Result<()> {
+        let process = open_pid(pid, ASSIGN_ACCESS)?;
+        assign(
+            self.as_handle(),
+            process.as_handle(),
+            &format!("process {pid}"),
+        )
+    }
+
+    pub(crate) fn assign_current_process(&self) -> io::Result<()> {
+        assign(
+            self.as_handle(),
+            api::get_current_process(),
+            "the current process",
+        )
+    }
+
+    pub(crate) fn assign_handle(&self, process: BorrowedHandle<'_>) -> io::Result<()> {
+        assign(self.as_handle(), process, "the process")
+    }
+
+    pub(crate) fn contains_child(&self, child: &Child) -> io::Result<bool> {
+        self.contains_handle(child.as_handle())
+    }
+
+    pub(crate) fn contains_pid(&self, pid: u32) -> io::Result<bool> {
+        // IsProcessInJob documents either query right as enough; Wine accepts
+        // only the full one, which protected processes refuse: ask for the
+        // full right first, and fall back to the limited one.
+        let process = match api::open_process(api::PROCESS_QUERY_INFORMATION, pid) {
+            Err(e) if e.raw_os_error() == Some(api::ERROR_ACCESS_DENIED) => {
+                open_pid(pid, api::PROCESS_QUERY_LIMITED_INFORMATION)?
+            }
+            result => result.map_err(|e| open_pid_error(e, pid))?,
+        };
+        self.contains_handle(process.as_handle())
+    }
+
+    pub(crate) fn contains_handle(&self, process: BorrowedHandle<'_>) -> io::Result<bool> {
+        api::is_process_in_job(process, Some(self.as_handle()))
+            .map_err(|e| with_context(e, "IsProcessInJob failed"))
+    }
+
+    /// The whole `JobObjectBasicProcessIdList`, however long: the buffer
+    /// grows until every id fits.
+    pub(crate) fn pids(&self) -> io::Result<Vec<u32>> {
+        let mut capacity: usize = 64;
+        loop {
+            let list = api::query_process_id_list(self.as_handle(), capacity).map_err(|e| {
+                with_context(
+                    e,
+                    "QueryInformationJobObject(JobObjectBasicProcessIdList) failed",
+                )
+            })?;
+            let assigned = usize::try_from(list.assigned).unwrap_or(usize::MAX);
+            // Cut short either by ERROR_MORE_DATA or by a full buffer while the
+            // job counts more processes. A short list in a roomy buffer is
+            // complete (processes that are exiting are counted but not listed).
+            let truncated = list.more_data || (list.ids.len() == capacity && assigned > capacity);
+            if !truncated {
+                return list
+                    .ids
+                    .into_iter()
+                    .map(|id| {
+                        u32::try_from(id).map_err(|_| {
+                            io::Error::new(
+                                io::ErrorKind::InvalidData,
+                                format!("the job listed a process id that is not a u32: {id}"),
+                            )
+                        })
+                    })
+                    .collect();
+            }
+            // Room for what the job reported and some that may start meanwhile.
+            capacity = capacity.saturating_mul(2).max(assigned.saturating_add(16));
+        }
+    }
+
+    pub(crate) fn terminate(&self, exit_code: u32) -> io::Result<()> {
+        api::terminate_job_object(self.as_handle(), exit_code)
+            .map_err(|e| with_context(e, "TerminateJobObject failed"))
+    }
+
+    /// Waits until the job's accounting says no process is active.
+    ///
+    /// A created job sleeps on its monitor's generation counter (woken by any
+    /// notification) with a [`POLL_INTERVAL`] cap; an opened job polls with
+    /// a backoff from 1 ms to [`MAX_BACKOFF`].
+    pub(crate) fn wait(&self, deadline: Option<Instant>) -> io::Result<bool> {
+        let mut backoff = Duration::from_millis(1);
+        loop {
+            // Read the generation before the count: a message that arrives
+            // after the count was read makes the wait below return at once.
+            let seen = self.monitor.as_ref().map(Monitor::generation);
+            let active = api::active_processes(self.as_handle()).map_err(|e| {
+                with_context(
+                    e,
+                    "QueryInformationJobObject(JobObjectBasicAccountingInformation) failed",
+                )
+            })?;
+            if active == 0 {
+                return Ok(true);
+            }
+            let mut pause = match seen {
+                Some(_) => POLL_INTERVAL,
+                None => {
+                    let pause = backoff;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    pause
+                }
+            };
+            if let Some(deadline) = deadline {
+                let now = Instant::now();
+                if now >= deadline {
+                    return Ok(false);
+                }
+                pause = pause.min(deadline - now);
+            }
+            match (&self.monitor, seen) {
+                (Some(monitor), Some(seen)) => monitor.wait_for_change(seen, pause),
+                _ => thread::sleep(pause),
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Job {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Job")
+            .field("handle", &self.handle.as_raw_handle())
+            .field("name", &self.name)
+            .field("kill_on_drop", &self.kill_on_drop)
+            .field("new_process_groups", &self.new_process_groups)
+            .field("monitor", &self.monitor)
+            .finish()
+    }
+}
+
+/// `IsProcessInJob(process, NULL)`.
+pub(crate) fn is_process_in_any_job(process: BorrowedHandle<'_>) -> io::Result<bool> {
+    api::is_process_in_job(process, None).map_err(|e| with_context(e, "IsProcessInJob failed"))
+}
+
+/// `IsProcessInJob(GetCurrentProcess(), NULL)`.
+pub(crate) fn is_current_process_in_any_job() -> io::Result<bool> {
+    is_process_in_any_job(api::get_current_process())
+}
+
+/// Assigns `process` to `job`, telling an exited process (`NotFound`) from a
+/// refusal.
+fn assign(job: BorrowedHandle<'_>, process: BorrowedHandle<'_>, what: &str) -> io::Result<()> {
+    if has_exited(process) {
+        return Err(not_found(format!("{what} has exited")));
+    }
+    api::assign_process_to_job_object(job, process).map_err(|e| {
+        // An exit between the check and the call shows up as access denied.
+        if e.raw_os_error() == Some(api::ERROR_ACCESS_DENIED) && has_exited(process) {
+            return not_found(format!("{what} has exited"));
+        }
+        with_context(e, format!("AssignProcessToJobObject failed for {what}"))
+    })
+}
+
+/// True if the process has certainly exited. A handle without query access
+/// gives no answer, which counts as "not known to have exited".
+fn has_exited(process: BorrowedHandle<'_>) -> bool {
+    api::get_exit_code_process(process).is_ok_and(|code| code != api::STILL_ACTIVE)
+}
+
+/// `OpenProcess` on a pid from the caller, saying plainly when there is no
+/// such process.
+fn open_pid(pid: u32, access: u32) -> io::Result<OwnedHandle> {
+    api::open_process(access, pid).map_err(|e| open_pid_error(e, pid))
+}
+
+fn open_pid_error(e: io::Error, pid: u32) -> io::Error {
+    if e.raw_os_error() == Some(api::ERROR_INVALID_PARAMETER) {
+        not_found(format!("no process with pid {pid}"))
+    } else {
+        with_context(e, format!("OpenProcess failed for pid {pid}"))
+    }
+}
+
+/// A job name as UTF-16. The portable checks (not empty, no NUL, length) ran
+/// before this.
+fn wide_name(name: &str) -> io::Result<WideCString> {
+    WideCString::new(name)
+        .ok_or_else(|| invalid_input(format!("job name {name:?} contains a NUL character")))
+}
+
+/// The security descriptor from the builder's SDDL; every failure is the
+/// caller's string, so `InvalidInput`.
+fn security_descriptor(sddl: &str) -> io::Result<api::SecurityDescriptor> {
+    let wide = WideCString::new(sddl).ok_or_else(|| {
+        invalid_input(format!(
+            "security descriptor {sddl:?} contains a NUL character"
+        ))
+    })?;
+    api::SecurityDescriptor::from_sddl(&wide).map_err(|e| {
+        invalid_input(format!(
+            "security descriptor {sddl:?} is not valid SDDL ({e}); \
+             example of a valid one: \"D:P(A;;GA;;;OW)\""
+        ))
+    })
+}
+
+/// What a failed `CreateJobObjectW` means for this name.
+fn create_error(e: io::Error, name: Option<&str>) -> io::Error {
+    let Some(name) = name else {
+        return with_context(e, "CreateJobObjectW failed");
+    };
+    match e.raw_os_error() {
+        Some(api::ERROR_INVALID_HANDLE) => io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!(
+                "the name {name:?} is taken by an object that is not a job; choose another job name"
+            ),
+        ),
+        Some(code) if is_bad_name(code) => bad_name(name, &e),
+        _ => with_context(e, format!("CreateJobObjectW failed for job name {name:?}")),
+    }
+}
+
+/// What a failed `OpenJobObjectW` means for this name.
+fn open_error(e: io::Error, name: &str) -> io::Error {
+    match e.raw_os_error() {
+        Some(api::ERROR_FILE_NOT_FOUND) => not_found(format!("no job named {name:?}")),
+        Some(api::ERROR_INVALID_HANDLE) => not_found(format!(
+            "no job named {name:?}: the name belongs to an object that is not a job"
+        )),
+        Some(code) if is_bad_name(code) => bad_name(name, &e),
+        _ => with_context(e, format!("OpenJobObjectW failed for job name {name:?}")),
+    }
+}
+
+fn is_bad_name(code: i32) -> bool {
+    [
+        api::ERROR_PATH_NOT_FOUND,
+        api::ERROR_BAD_PATHNAME,
+        api::ERROR_INVALID_NAME,
+    ]
+    .contains(&code)
+}
+
+fn bad_name(name: &str, e: &io::Error) -> io::Error {
+    invalid_input(format!(
+        "job name {name:?} is not a valid object name ({e}); a name may start with \
+         `Local\\` or `Global\\` and must not contain another `\\`"
+    ))
+}
