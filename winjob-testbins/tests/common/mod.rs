@@ -148,7 +148,6 @@ pub(crate) fn under_wine() -> bool {
 /// Prints why a test is skipped, in one greppable form.
 pub(crate) fn skip(test: &str, reason: &str) {
     println!("skipped: {test}: {reason}");
-    eprintln!("skipped: {test}: {reason}");
 }
 
 pub(crate) const LONG: Duration = Duration::from_secs(20);

@@ -1,0 +1,283 @@
+//! `cargo xtask ci`: every check and every test suite, in one command.
+//!
+//! 1. tools: the Wine and mingw packages and the Windows Rust target;
+//! 2. checks: `cargo fmt --check`, clippy with `-D warnings` for Linux and for
+//!    the Windows target, `cargo doc` with `-D warnings` for both, and
+//!    `xtask bindings --check` (the committed Win32 bindings are what the
+//!    generator makes);
+//! 3. suites: host unit and doc tests; the Linux integration tests once per
+//!    Linux mode this host can provide (`WINJOB_MODE`); the Windows unit,
+//!    doc and integration tests under Wine;
+//! 4. leftovers: no job directory and no helper process may remain.
+//!
+//! Every suite runs even if an earlier one failed, so one run shows the whole
+//! picture; the command fails at the end if anything did. The last line is
+//! `N passed, N failed, N skipped` over all suites.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::run::{Counts, cargo, cargo_test, run};
+use crate::{bindings, wine};
+
+/// The Linux modes, as `WINJOB_MODE` names them.
+const LINUX_MODES: &[&str] = &["cgroup-v2", "cgroup-v1", "process-group"];
+
+struct Outcome {
+    suite: String,
+    result: Result<Counts, String>,
+}
+
+pub(crate) fn ci() -> Result<(), String> {
+    let started = Instant::now();
+    let mut outcomes: Vec<Outcome> = Vec::new();
+    let mut failures: Vec<String> = Vec::new();
+
+    wine::ensure_tools()?;
+
+    let mut check = |name: &str, result: Result<(), String>| {
+        if let Err(e) = result {
+            failures.push(format!("{name}: {e}"));
+        }
+    };
+    check("fmt", run(cargo().args(["fmt", "--all", "--check"])));
+    check(
+        "clippy (linux)",
+        run(cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ])),
+    );
+    check(
+        "clippy (windows)",
+        run(cargo().args([
+            "clippy",
+            "--target",
+            wine::TARGET,
+            "-p",
+            "winjob",
+            "-p",
+            "winjob-testbins",
+            "-p",
+            "winjob-cli",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ])),
+    );
+    for target in [None, Some(wine::TARGET)] {
+        let mut doc = cargo();
+        doc.args(["doc", "--no-deps", "-p", "winjob"])
+            .env("RUSTDOCFLAGS", "-D warnings");
+        if let Some(target) = target {
+            doc.args(["--target", target]);
+        }
+        check(
+            &format!("doc ({})", target.unwrap_or("host")),
+            run(&mut doc),
+        );
+    }
+    check("bindings", bindings::run(true));
+
+    outcomes.push(Outcome {
+        suite: "host: unit and doc tests".into(),
+        result: cargo_test(cargo().args([
+            "test",
+            "-p",
+            "winjob",
+            "-p",
+            "xtask",
+            "--",
+            "--show-output",
+        ])),
+    });
+
+    for mode in LINUX_MODES {
+        let suite = format!("linux: integration, {mode}");
+        let result = match mode_root(mode) {
+            Err(why) => {
+                println!("skipped: {suite}: this host cannot provide it: {why}");
+                Ok(Counts {
+                    skipped: vec![why],
+                    ..Counts::default()
+                })
+            }
+            Ok(root) => linux_suite(mode, root.as_deref()),
+        };
+        outcomes.push(Outcome { suite, result });
+    }
+    outcomes.push(Outcome {
+        suite: "windows: unit, doc and integration under Wine".into(),
+        result: wine_suite(&[]),
+    });
+
+    report(&outcomes, &failures, started.elapsed());
+    let failed_suites = outcomes.iter().filter(|o| o.result.is_err()).count();
+    if failed_suites + failures.len() > 0 {
+        return Err(format!(
+            "{failed_suites} suite(s) and {} check(s) failed",
+            failures.len()
+        ));
+    }
+    Ok(())
+}
+
+/// Whether this host can run `mode`, asked of the `winjob` command itself,
+/// and the job root it would use.
+fn mode_root(mode: &str) -> Result<Option<PathBuf>, String> {
+    let output = cargo()
+        .args(["run", "-q", "-p", "winjob-cli", "--", "caps"])
+        .env("WINJOB_MODE", mode)
+        .output()
+        .map_err(|e| format!("cannot run winjob caps: {e}"))?;
+    if !output.status.success() {
+        return Err(String::from_utf8_lossy(&output.stderr).trim().to_owned());
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    Ok(text
+        .lines()
+        .find_map(|l| l.strip_prefix("job root: "))
+        .map(PathBuf::from))
+}
+
+/// After a suite, the job root must hold no job directory and no helper
+/// process may be running. Directories of jobs left running are removed by
+/// the guardian within a second of their last process exiting, so wait a
+/// little for them.
+fn no_leftovers(root: Option<&Path>) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let dirs = root.map(job_dirs).unwrap_or_default();
+        let helpers = helper_processes();
+        if dirs.is_empty() && helpers.is_empty() {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "left behind: job directories {dirs:?}, helper processes {helpers:?}"
+            ));
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn job_dirs(root: &Path) -> Vec<String> {
+    let Ok(entries) = fs::read_dir(root) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+fn helper_processes() -> Vec<u32> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let zombie = stat
+                .rsplit_once(')')
+                .is_some_and(|(_, r)| r.trim_start().starts_with('Z'));
+            !zombie
+                && cmdline
+                    .split(|b| *b == 0)
+                    .next()
+                    .is_some_and(|argv0| argv0.ends_with(b"winjob-testbin"))
+        })
+        .collect()
+}
+
+fn report(outcomes: &[Outcome], failures: &[String], elapsed: Duration) {
+    println!("\n==================== winjob ci: summary ====================");
+    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
+    for outcome in outcomes {
+        match &outcome.result {
+            Ok(c) => {
+                passed += c.passed;
+                skipped += c.skipped.len();
+                println!(
+                    "{:<48} {:>4} passed, {:>2} ignored, {:>2} skipped",
+                    outcome.suite,
+                    c.passed,
+                    c.ignored,
+                    c.skipped.len()
+                );
+                for s in &c.skipped {
+                    println!("    skipped: {s}");
+                }
+            }
+            Err(e) => {
+                failed += 1;
+                println!("{:<48} FAILED: {e}", outcome.suite);
+            }
+        }
+    }
+    for f in failures {
+        println!("check FAILED: {f}");
+    }
+    println!("took {:.0?}", elapsed);
+    let failed = failed + failures.len();
+    println!("{passed} passed, {failed} failed, {skipped} skipped");
+}
+
+/// The Linux integration tests in one mode, then the check for leftovers.
+fn linux_suite(mode: &str, root: Option<&Path>) -> Result<Counts, String> {
+    let counts = cargo_test(
+        cargo()
+            .args(["test", "-p", "winjob-testbins", "--", "--show-output"])
+            .env("WINJOB_MODE", mode),
+    )?;
+    no_leftovers(root)?;
+    Ok(counts)
+}
+
+/// The Windows tests under Wine, with a server for the run; `filters` go to
+/// the test binaries.
+fn wine_suite(filters: &[&str]) -> Result<Counts, String> {
+    let server = wine::Server::start()?;
+    let mut test = cargo();
+    test.args([
+        "test",
+        "--target",
+        wine::TARGET,
+        "-p",
+        "winjob",
+        "-p",
+        "winjob-testbins",
+        "--",
+        "--show-output",
+    ]);
+    test.args(filters);
+    wine::configure(&mut test);
+    let result = cargo_test(&mut test);
+    drop(server);
+    result
+}
+
+/// The Linux suites alone (for a quick run while working on the backend).
+pub(crate) fn linux() -> Result<(), String> {
+    for mode in LINUX_MODES {
+        linux_suite(mode, mode_root(mode)?.as_deref())?;
+    }
+    Ok(())
+}
+
+/// The Windows suites alone, under Wine; `filters` select tests by name.
+pub(crate) fn windows(filters: &[&str]) -> Result<(), String> {
+    wine::ensure_tools()?;
+    wine_suite(filters).map(drop)
+}

@@ -1,0 +1,37 @@
+//! `cargo xtask`: the workspace's harness and maintenance tasks.
+//!
+//! ```text
+//! cargo xtask ci                  every check and every test suite (what CI runs)
+//! cargo xtask linux               the Linux integration suites, in each mode
+//! cargo xtask wine [FILTER...]    the Windows suites under Wine (FILTERs select tests)
+//! cargo xtask bindings [--check]  regenerate (or check) the Win32 bindings
+//! ```
+
+use std::process::ExitCode;
+
+mod bindings;
+mod ci;
+mod run;
+mod wine;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = match args.as_slice() {
+        ["ci"] => ci::ci(),
+        ["linux"] => ci::linux(),
+        ["wine", filters @ ..] => ci::windows(filters),
+        ["bindings"] => bindings::run(false),
+        ["bindings", "--check"] => bindings::run(true),
+        _ => Err(format!(
+            "unknown arguments {args:?}; usage: cargo xtask ci | linux | wine [FILTER...] | bindings [--check]"
+        )),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! Running commands for the harness: echo what is run, stream its output,
+//! and count the tests a cargo test run reports.
+
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The workspace root (the parent of this crate's directory).
+pub(crate) fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask is in the workspace")
+        .to_owned()
+}
+
+/// The `cargo` that runs this task (so that a rustup toolchain override is
+/// kept).
+pub(crate) fn cargo() -> Command {
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    command.current_dir(root());
+    command
+}
+
+/// Prints a command in shell form before running it.
+fn show(command: &Command) {
+    let mut line = String::new();
+    for (key, value) in command.get_envs() {
+        if let Some(value) = value {
+            line.push_str(&format!(
+                "{}={} ",
+                key.to_string_lossy(),
+                value.to_string_lossy()
+            ));
+        }
+    }
+    line.push_str(&command.get_program().to_string_lossy());
+    for arg in command.get_args() {
+        line.push(' ');
+        line.push_str(&arg.to_string_lossy());
+    }
+    eprintln!("\n$ {line}");
+}
+
+/// Runs a command with inherited output; an error if it fails.
+pub(crate) fn run(command: &mut Command) -> Result<(), String> {
+    show(command);
+    let status = command
+        .stdin(Stdio::null())
+        .status()
+        .map_err(|e| format!("cannot run {:?}: {e}", command.get_program()))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{:?} failed: {status}", command.get_program()))
+    }
+}
+
+/// True if the command runs and succeeds (output discarded).
+pub(crate) fn succeeds(program: impl AsRef<OsStr>, args: &[&str]) -> bool {
+    Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// What one suite of `cargo test` runs reported.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Counts {
+    pub(crate) passed: u32,
+    pub(crate) failed: u32,
+    pub(crate) ignored: u32,
+    /// `skipped: <test>: <reason>` lines the tests printed.
+    pub(crate) skipped: Vec<String>,
+}
+
+impl Counts {
+    fn add_result_line(&mut self, line: &str) {
+        // "test result: ok. 21 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; ..."
+        let Some(rest) = line.split_once("test result:").map(|(_, r)| r) else {
+            return;
+        };
+        for part in rest.split(';') {
+            let mut words = part.split_whitespace().rev();
+            let (Some(label), Some(number)) = (words.next(), words.next()) else {
+                continue;
+            };
+            let Ok(n) = number.parse::<u32>() else {
+                continue;
+            };
+            match label {
+                "passed" => self.passed += n,
+                "failed" => self.failed += n,
+                "ignored" => self.ignored += n,
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Runs a `cargo test` command, streaming its output, and counts the tests.
+/// Fails if cargo fails or if the run executed no test at all.
+pub(crate) fn cargo_test(command: &mut Command) -> Result<Counts, String> {
+    show(command);
+    // `--nocapture` output and result lines arrive on stdout; cargo's own
+    // progress on stderr, which stays on the terminal.
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    let mut counts = Counts::default();
+    for line in BufReader::new(child.stdout.take().expect("piped")).lines() {
+        let Ok(line) = line else { break };
+        println!("{line}");
+        if line.contains("test result:") {
+            counts.add_result_line(&line);
+        } else if let Some(skip) = line.trim_start().strip_prefix("skipped: ") {
+            counts.skipped.push(skip.to_owned());
+        }
+    }
+    let status = child
+        .wait()
+        .map_err(|e| format!("cannot wait for cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!(
+            "tests failed ({} passed, {} failed): {status}",
+            counts.passed, counts.failed
+        ));
+    }
+    if counts.passed == 0 {
+        return Err("the run executed no test".into());
+    }
+    Ok(counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn result_lines_are_counted() {
+        let mut c = Counts::default();
+        c.add_result_line("test result: ok. 21 passed; 0 failed; 2 ignored; 0 measured; 0 filtered out; finished in 1.15s");
+        c.add_result_line(
+            "test result: FAILED. 3 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out",
+        );
+        assert_eq!((c.passed, c.failed, c.ignored), (24, 1, 2));
+    }
+}
