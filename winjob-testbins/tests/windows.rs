@@ -4,21 +4,24 @@
 //! objects. Wine (8.0) implements what these tests check: membership,
 //! inheritance, breakaway, nesting, termination with an exit code,
 //! kill-on-close, the pid list, names and access rights. A test that needs
-//! something Wine lacks checks [`under_wine`] and prints `skipped: <reason>`.
+//! something Wine lacks checks [`under_wine`] and prints
+//! `skipped: <test>: <reason>`. The helpers shared with the portable suites
+//! (the helper program, its output, polling, names) are in `common`.
 //!
 //! Every wait is bounded, so a broken job makes a test fail, not hang.
 
 #![cfg(windows)]
 
+mod common;
+
 use std::collections::HashSet;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io;
 use std::os::windows::io::{AsHandle, AsRawHandle, OwnedHandle};
-use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::mpsc;
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::*;
 use winjob::os::windows::{
     Breakaway, JobAccess, JobBuilderExt, JobExt, is_current_process_in_any_job,
     is_process_in_any_job, open_with_access,
@@ -26,9 +29,6 @@ use winjob::os::windows::{
 use winjob::{Job, Mode, Stopped};
 
 const CREATE_SUSPENDED: u32 = 0x0000_0004;
-/// `ERROR_INTERNAL_ERROR`: Wine's CreateProcess fails with it now and then
-/// under load. Tests retry that one error; the library does not.
-const ERROR_INTERNAL_ERROR: i32 = 1359;
 /// `STATUS_CONTROL_C_EXIT`: the exit code of a console program killed by
 /// CTRL_BREAK with no handler.
 const STATUS_CONTROL_C_EXIT: u32 = 0xC000_013A;
@@ -37,41 +37,8 @@ const STATUS_CONTROL_C_EXIT: u32 = 0xC000_013A;
 const PATIENCE: Duration = Duration::from_secs(10);
 
 // ---------------------------------------------------------------------------
-// Helpers
+// Helpers (the portable ones are in `common`)
 // ---------------------------------------------------------------------------
-
-fn testbin() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_winjob-testbin"));
-    command.stdin(Stdio::null());
-    command
-}
-
-/// True under Wine: the harness sets `WINJOB_UNDER_WINE=1`, and the library
-/// notices Wine by itself too.
-fn under_wine() -> bool {
-    std::env::var_os("WINJOB_UNDER_WINE").is_some_and(|v| v == "1")
-        || winjob::capabilities().is_ok_and(|caps| caps.reason.contains("under Wine"))
-}
-
-/// Prints why a test does not run its checks.
-fn skip(reason: &str) {
-    println!("skipped: {reason}");
-}
-
-/// Retries `spawn` while it fails with Wine's transient error 1359.
-fn retry<T>(mut spawn: impl FnMut() -> io::Result<T>) -> io::Result<T> {
-    let mut tries = 0;
-    loop {
-        match spawn() {
-            Err(e) if e.raw_os_error() == Some(ERROR_INTERNAL_ERROR) && tries < 5 => {
-                tries += 1;
-                eprintln!("retrying a spawn after error 1359 (try {tries})");
-                thread::sleep(Duration::from_millis(100));
-            }
-            other => return other,
-        }
-    }
-}
 
 /// `job.spawn(command)`, with stdout piped.
 fn spawn_in(job: &Job, command: &mut Command) -> Child {
@@ -79,83 +46,19 @@ fn spawn_in(job: &Job, command: &mut Command) -> Child {
     retry(|| job.spawn(command)).expect("spawn into the job")
 }
 
-/// The lines of a child's stdout, read on a thread, with a timeout per line.
-struct Lines(mpsc::Receiver<String>);
-
-impl Lines {
-    fn of(child: &mut Child) -> Lines {
-        Lines::from_stdout(child.stdout.take().expect("piped stdout"))
-    }
-
-    fn from_stdout(stdout: ChildStdout) -> Lines {
-        Lines::from_reader(stdout)
-    }
-
-    fn from_reader(reader: impl Read + Send + 'static) -> Lines {
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(reader).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Lines(rx)
-    }
-
-    /// The next line, or `None` at end of output or after `PATIENCE`.
-    fn next(&self) -> Option<String> {
-        self.0.recv_timeout(PATIENCE).ok()
-    }
-
-    /// True if the output ends (every writer closed) within `timeout`.
-    fn ends_within(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.0.recv_timeout(left) {
-                Ok(_) => continue,
-                Err(mpsc::RecvTimeoutError::Disconnected) => return true,
-                Err(mpsc::RecvTimeoutError::Timeout) => return false,
-            }
-        }
-    }
-
-    /// Reads until a line with `prefix`, returning the rest of that line.
-    fn find(&self, prefix: &str) -> String {
-        let mut seen = Vec::new();
-        while let Some(line) = self.next() {
-            if let Some(rest) = line.strip_prefix(prefix) {
-                return rest.trim().to_owned();
-            }
-            seen.push(line);
-        }
-        panic!("no line starting with {prefix:?}; saw {seen:?}");
-    }
-
-    /// Reads `n` "pid N" lines and returns the pids.
-    fn pids(&self, n: usize) -> Vec<u32> {
-        (0..n)
-            .map(|_| self.find("pid ").parse().expect("a pid"))
-            .collect()
-    }
-}
-
 /// Waits for a child to exit, at most `PATIENCE`.
 fn wait_child(child: &mut Child) -> ExitStatus {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("child {} still running after {PATIENCE:?}", child.id());
-        }
-        thread::sleep(Duration::from_millis(10));
+    let mut status = None;
+    let exited = eventually(PATIENCE, || {
+        status = child.try_wait().expect("try_wait");
+        status.is_some()
+    });
+    if !exited {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("child {} still running after {PATIENCE:?}", child.id());
     }
+    status.expect("an exit status")
 }
 
 /// The exit code of a finished child as the u32 Windows reports.
@@ -165,32 +68,23 @@ fn code(status: ExitStatus) -> u32 {
 
 /// Polls until `job.pids()` has `n` entries, at most `timeout`.
 fn wait_for_members(job: &Job, n: usize, timeout: Duration) -> Vec<u32> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let pids = job.pids().expect("pids");
-        if pids.len() == n {
-            return pids;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "expected {n} members, have {}: {pids:?}",
-            pids.len()
-        );
-        thread::sleep(Duration::from_millis(20));
-    }
+    let mut pids = Vec::new();
+    let complete = eventually(timeout, || {
+        pids = job.pids().expect("pids");
+        pids.len() == n
+    });
+    assert!(
+        complete,
+        "expected {n} members, have {}: {pids:?}",
+        pids.len()
+    );
+    pids
 }
 
-/// A job name no other test (or test run) uses.
-fn unique_name(what: &str) -> String {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    format!(
-        r"Local\winjob-test-{what}-{}-{n}-{nanos}",
-        std::process::id()
-    )
+/// A job name in the session's `Local\` namespace that no other test (or
+/// test run) uses.
+fn local_name(tag: &str) -> String {
+    format!(r"Local\{}", unique_name(tag))
 }
 
 // ---------------------------------------------------------------------------
@@ -202,17 +96,23 @@ fn unique_name(what: &str) -> String {
 #[test]
 fn spawned_child_is_in_the_job_from_its_first_instruction() {
     if is_current_process_in_any_job().unwrap() {
-        skip("this test process is itself in a job, so every child would say `in-job yes`");
+        skip(
+            "spawned_child_is_in_the_job_from_its_first_instruction",
+            "this test process is itself in a job, so every child would say `in-job yes`",
+        );
         return;
     }
     let job = Job::new().unwrap();
     let mut child = spawn_in(&job, testbin().arg("whereami"));
     let lines = Lines::of(&mut child);
-    assert_eq!(lines.find("in-job"), "yes");
+    assert_eq!(lines.value("in-job", PATIENCE).as_deref(), Some("yes"));
     assert_eq!(code(wait_child(&mut child)), 0);
 
     let mut outside = retry(|| testbin().arg("whereami").stdout(Stdio::piped()).spawn()).unwrap();
-    assert_eq!(Lines::of(&mut outside).find("in-job"), "no");
+    assert_eq!(
+        Lines::of(&mut outside).value("in-job", PATIENCE).as_deref(),
+        Some("no")
+    );
     wait_child(&mut outside);
 }
 
@@ -241,7 +141,7 @@ fn grandchildren_are_members() {
     let job = Job::new().unwrap();
     let mut child = spawn_in(&job, testbin().args(["tree", "1", "1", "30"]));
     let lines = Lines::of(&mut child);
-    let pids = lines.pids(2);
+    let pids = lines.pids(2, PATIENCE);
     assert_eq!(pids[0], child.id());
     let grandchild = pids[1];
     let members: HashSet<u32> = wait_for_members(&job, 2, PATIENCE).into_iter().collect();
@@ -258,7 +158,7 @@ fn pid_list_with_more_than_100_members() {
     // 1 + 110 children.
     let mut child = spawn_in(&job, testbin().args(["tree", "1", "110", "30"]));
     let lines = Lines::of(&mut child);
-    let reported: HashSet<u32> = lines.pids(111).into_iter().collect();
+    let reported: HashSet<u32> = lines.pids(111, PATIENCE).into_iter().collect();
     let members = wait_for_members(&job, 111, PATIENCE);
     let listed: HashSet<u32> = members.iter().copied().collect();
     assert_eq!(listed.len(), 111, "duplicates in {members:?}");
@@ -343,7 +243,7 @@ fn terminate_kills_the_tree_with_the_exit_code() {
     let job = Job::new().unwrap();
     let mut child = spawn_in(&job, testbin().args(["tree", "2", "2", "30"]));
     let lines = Lines::of(&mut child);
-    lines.pids(7);
+    lines.pids(7, PATIENCE);
     wait_for_members(&job, 7, PATIENCE);
     job.terminate(42).unwrap();
     assert_eq!(code(wait_child(&mut child)), 42);
@@ -364,7 +264,7 @@ fn dropping_the_job_kills_the_tree() {
     assert!(job.kills_on_drop());
     let mut child = spawn_in(&job, testbin().args(["tree", "2", "2", "30"]));
     let lines = Lines::of(&mut child);
-    lines.pids(7);
+    lines.pids(7, PATIENCE);
     wait_for_members(&job, 7, PATIENCE);
     drop(job);
     // Every process of the tree holds the write end of the stdout pipe: the
@@ -379,7 +279,7 @@ fn dropping_the_job_kills_the_tree() {
     assert!(!keep.kills_on_drop());
     let mut child = spawn_in(&keep, testbin().args(["tree", "1", "1", "30"]));
     let lines = Lines::of(&mut child);
-    let pids = lines.pids(2);
+    let pids = lines.pids(2, PATIENCE);
     let watcher = Job::new().unwrap();
     for pid in &pids {
         watcher.assign_pid(*pid).unwrap();
@@ -429,7 +329,9 @@ fn start_owner(flags: &[&str]) -> (Job, HashSet<u32>) {
     let lines = Lines::of(&mut owner);
     let mut members = HashSet::new();
     loop {
-        let line = lines.next().expect("owner output ends before `ready`");
+        let line = lines
+            .next(PATIENCE)
+            .expect("owner output ends before `ready`");
         if line == "ready" {
             break;
         }
@@ -504,7 +406,7 @@ fn grandchild_membership(breakaway: Breakaway, flag: bool) -> String {
     let mut child = spawn_in(&job, testbin().args(&args));
     let lines = Lines::of(&mut child);
     let mut answer = None;
-    while let Some(line) = lines.next() {
+    while let Some(line) = lines.next(PATIENCE) {
         if line.starts_with("in-job ") || line.starts_with("spawn-error ") {
             answer = Some(line);
             break;
@@ -526,7 +428,10 @@ fn breakaway_never_refuses_the_flag() {
 #[test]
 fn breakaway_allowed_only_with_the_flag() {
     if is_current_process_in_any_job().unwrap() {
-        skip("this test process is in a job, which may not allow breakaway");
+        skip(
+            "breakaway_allowed_only_with_the_flag",
+            "this test process is in a job, which may not allow breakaway",
+        );
         return;
     }
     assert_eq!(grandchild_membership(Breakaway::Allowed, true), "in-job no");
@@ -539,7 +444,10 @@ fn breakaway_allowed_only_with_the_flag() {
 #[test]
 fn breakaway_silent_for_every_child() {
     if is_current_process_in_any_job().unwrap() {
-        skip("this test process is in a job, so every child would say `in-job yes`");
+        skip(
+            "breakaway_silent_for_every_child",
+            "this test process is in a job, so every child would say `in-job yes`",
+        );
         return;
     }
     assert_eq!(grandchild_membership(Breakaway::Silent, false), "in-job no");
@@ -551,7 +459,7 @@ fn breakaway_silent_for_every_child() {
 
 #[test]
 fn named_create_open_already_exists_not_found() {
-    let name = unique_name("named");
+    let name = local_name("named");
     let job = Job::builder().name(&name).create().unwrap();
     assert_eq!(job.name(), Some(name.as_str()));
 
@@ -581,7 +489,7 @@ fn named_create_open_already_exists_not_found() {
     assert_eq!(code(wait_child(&mut child)), 9);
     assert_eq!(code(wait_child(&mut second)), 9);
 
-    let missing = unique_name("missing");
+    let missing = local_name("missing");
     let e = Job::open(&missing).unwrap_err();
     assert_eq!(e.kind(), io::ErrorKind::NotFound, "{e}");
     assert!(e.to_string().contains("no job named"), "{e}");
@@ -609,7 +517,7 @@ fn bad_names_are_invalid_input() {
 /// spawn into the job; the refused spawn leaves no process behind.
 #[test]
 fn open_with_query_access_only() {
-    let name = unique_name("query");
+    let name = local_name("query");
     let job = Job::builder().name(&name).create().unwrap();
     let mut child = spawn_in(&job, testbin().args(["sleep", "30"]));
     let query = open_with_access(&name, JobAccess::QUERY).unwrap();
@@ -627,14 +535,14 @@ fn open_with_query_access_only() {
     let e = retry(|| query.spawn(&mut command)).unwrap_err();
     assert_eq!(e.kind(), io::ErrorKind::PermissionDenied, "{e}");
     drop(command);
-    let lines = Lines::from_reader(reader);
+    let lines = Lines::new(reader);
     assert!(
         lines.ends_within(PATIENCE),
         "the refused child was left alive"
     );
     assert_eq!(job.pids().unwrap(), vec![child.id()]);
 
-    let e = open_with_access(&unique_name("missing"), JobAccess::QUERY).unwrap_err();
+    let e = open_with_access(&local_name("missing"), JobAccess::QUERY).unwrap_err();
     assert_eq!(e.kind(), io::ErrorKind::NotFound, "{e}");
     job.terminate(1).unwrap();
     wait_child(&mut child);
@@ -643,7 +551,7 @@ fn open_with_query_access_only() {
 #[test]
 fn security_descriptors() {
     // Full access for everyone: create and open work.
-    let name = unique_name("sddl");
+    let name = local_name("sddl");
     let job = Job::builder()
         .name(&name)
         .security_descriptor("D:P(A;;GA;;;WD)")
@@ -671,7 +579,7 @@ fn security_descriptors() {
 /// A protected DACL with no entries lets nobody open the job.
 #[test]
 fn security_descriptor_denies_open() {
-    let name = unique_name("deny");
+    let name = local_name("deny");
     let _job = Job::builder()
         .name(&name)
         .security_descriptor("D:P")
@@ -679,7 +587,10 @@ fn security_descriptor_denies_open() {
         .unwrap();
     match Job::open(&name) {
         Err(e) => assert_eq!(e.kind(), io::ErrorKind::PermissionDenied, "{e}"),
-        Ok(_) if under_wine() => skip("Wine does not check a job's DACL on open"),
+        Ok(_) if under_wine() => skip(
+            "security_descriptor_denies_open",
+            "Wine does not check a job's DACL on open",
+        ),
         Ok(_) => panic!("opened a job whose DACL grants nothing"),
     }
 }
@@ -791,7 +702,7 @@ fn stop_ends_the_job() {
     let job = Job::new().unwrap();
     let mut child = spawn_in(&job, testbin().args(["tree", "1", "1", "30"]));
     let lines = Lines::of(&mut child);
-    lines.pids(2);
+    lines.pids(2, PATIENCE);
     let stopped = job.stop(Duration::from_secs(2)).unwrap();
     assert!(job.pids().unwrap().is_empty());
     let status = wait_child(&mut child);
@@ -801,6 +712,7 @@ fn stop_ends_the_job() {
             assert_eq!(code(status), 1, "{status:?}");
             if under_wine() {
                 skip(
+                    "stop_ends_the_job",
                     "Wine 8.0 does not deliver CTRL_BREAK to a process group; checked the kill only",
                 );
             } else {
@@ -827,7 +739,7 @@ fn capabilities_say_job_object() {
 
 #[test]
 fn job_is_debug_and_has_a_handle() {
-    let job = Job::builder().name(unique_name("debug")).create().unwrap();
+    let job = Job::builder().name(local_name("debug")).create().unwrap();
     let text = format!("{job:?}");
     assert!(
         text.contains("Job") && text.contains("winjob-test-debug"),

@@ -4,15 +4,18 @@
 
 #![allow(dead_code)] // each test binary uses a different subset
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// A `Command` for the helper program built from `src/main.rs`.
+/// A `Command` for the helper program built from `src/main.rs`. The helper
+/// never reads its stdin, so it gets none rather than the test harness's.
 pub(crate) fn testbin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_winjob-testbin"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_winjob-testbin"));
+    command.stdin(Stdio::null());
+    command
 }
 
 /// `testbin` with arguments and stdout piped.
@@ -33,10 +36,11 @@ pub(crate) struct Lines {
 }
 
 impl Lines {
-    pub(crate) fn new(stdout: ChildStdout) -> Lines {
+    /// Reads `reader` (a child's stdout, or the read end of any pipe).
+    pub(crate) fn new(reader: impl Read + Send + 'static) -> Lines {
         let (sender, receiver) = mpsc::channel();
         thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
+            for line in BufReader::new(reader).lines() {
                 let Ok(line) = line else { break };
                 if sender.send(line).is_err() {
                     break;
@@ -54,6 +58,20 @@ impl Lines {
     /// The next line, or `None` after `timeout` or at end of output.
     pub(crate) fn next(&self, timeout: Duration) -> Option<String> {
         self.receiver.recv_timeout(timeout).ok()
+    }
+
+    /// True if the output ends (every writer closed) within `timeout`; the
+    /// lines that arrive meanwhile are dropped.
+    pub(crate) fn ends_within(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.receiver.recv_timeout(left) {
+                Ok(_) => continue,
+                Err(mpsc::RecvTimeoutError::Disconnected) => return true,
+                Err(mpsc::RecvTimeoutError::Timeout) => return false,
+            }
+        }
     }
 
     /// The value of the next line that starts with `key ` (skipping others).
@@ -129,20 +147,50 @@ pub(crate) fn tree_size(depth: u32, width: u32) -> usize {
     (0..=depth).map(|d| (width as usize).pow(d)).sum()
 }
 
-/// A name no other test (or test run) uses.
+/// A name no other test (or test run) uses: the pid and a counter tell
+/// the tests of one run apart, the clock's nanoseconds tell this run from an
+/// earlier one that had the same pid (Wine reuses small pids).
 pub(crate) fn unique_name(tag: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
     format!(
-        "winjob-test-{tag}-{}-{}",
+        "winjob-test-{tag}-{}-{}-{nanos}",
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     )
 }
 
-/// True when running under Wine (the harness sets `WINJOB_UNDER_WINE=1`).
+/// True under Wine: the harness sets `WINJOB_UNDER_WINE=1`, and on Windows
+/// the library notices Wine by itself too.
 pub(crate) fn under_wine() -> bool {
-    std::env::var_os("WINJOB_UNDER_WINE").is_some()
+    std::env::var_os("WINJOB_UNDER_WINE").is_some_and(|v| v == "1")
+        || (cfg!(windows)
+            && winjob::capabilities().is_ok_and(|caps| caps.reason.contains("under Wine")))
+}
+
+/// `ERROR_INTERNAL_ERROR`: Wine's CreateProcess fails with it now and then
+/// under load. Tests retry that one error; the library does not.
+#[cfg(windows)]
+const ERROR_INTERNAL_ERROR: i32 = 1359;
+
+/// Retries `spawn` while it fails with Wine's transient error 1359, at most
+/// five times.
+#[cfg(windows)]
+pub(crate) fn retry<T>(mut spawn: impl FnMut() -> std::io::Result<T>) -> std::io::Result<T> {
+    let mut tries = 0;
+    loop {
+        match spawn() {
+            Err(e) if e.raw_os_error() == Some(ERROR_INTERNAL_ERROR) && tries < 5 => {
+                tries += 1;
+                eprintln!("retrying a spawn after error 1359 (try {tries})");
+                thread::sleep(Duration::from_millis(100));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Prints why a test is skipped, in one greppable form.
