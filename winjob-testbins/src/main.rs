@@ -11,8 +11,9 @@
 //!                                      running `tree DEPTH-1 WIDTH SECS`, sleep SECS,
 //!                                      wait for the children; DEPTH 0 = no children
 //! winjob-testbin whereami              first act: print own job membership
-//!                                      ("in-job yes|no", plus "cgroup PATH" and
-//!                                      "pgid N" on Linux), then exit 0
+//!                                      ("in-job yes|no"; on Linux "cgroup PATH",
+//!                                      "freezer PATH", "pgid N", "cpus LIST",
+//!                                      "nice N"), then exit 0
 //! winjob-testbin spawn [--breakaway] -- ARGS...
 //!                                      start `winjob-testbin ARGS` (Windows: with
 //!                                      CREATE_BREAKAWAY_FROM_JOB if asked), relay
@@ -26,6 +27,24 @@
 //!                                      "job-pid N" (own pid) and, on Linux,
 //!                                      "job-dir NAME", then run
 //!                                      `whereami` as a plain child
+//! winjob-testbin eat-memory MIB       allocate and touch MIB MiB, 1 MiB at a time,
+//!                                      printing "allocated N" every 16 MiB; print
+//!                                      "alloc-failed N" if an allocation fails;
+//!                                      then "done" and exit 0
+//! winjob-testbin fork N SECS           start N children that sleep SECS, one at a
+//!                                      time; print "spawned K" after each and
+//!                                      "fork-error CODE" at the first failure;
+//!                                      then "forks K" and wait for them
+//! winjob-testbin burn SECS             spin on the CPU for SECS of wall time, then
+//!                                      print "cpu SECONDS" (Linux: own user+system
+//!                                      time)
+//! winjob-testbin spin SECS             spin on the CPU for SECS of wall time, then
+//!                                      print "iterations N" (how much work was done)
+//! winjob-testbin limits-seen           Windows: print "priority-class NAME" and
+//!                                      "affinity LIST" as this process sees them
+//! winjob-testbin monitor-threads      Linux: print "threads N" (own thread count)
+//!                                      before a job exists, with a job whose events
+//!                                      are watched, and after the job is dropped
 //! winjob-testbin owner [--no-kill-on-drop] DEPTH WIDTH
 //!                                      create a job, spawn `tree DEPTH WIDTH 600`
 //!                                      into it, print "member N" for each member
@@ -71,6 +90,12 @@ fn run(args: &[&str]) -> io::Result<ExitCode> {
         ["spawn", "--", rest @ ..] => spawn(false, rest),
         ["escape", secs] => escape(number(secs)?),
         ["assign-self"] => assign_self(),
+        ["monitor-threads"] => monitor_threads(),
+        ["eat-memory", mib] => eat_memory(number(mib)?),
+        ["fork", n, secs] => fork(number(n)?, secs),
+        ["burn", secs] => burn(number(secs)?),
+        ["spin", secs] => spin(number(secs)?),
+        ["limits-seen"] => limits_seen(),
         ["owner", "--no-kill-on-drop", depth, width] => {
             owner(false, number(depth)?, number(width)?)
         }
@@ -101,19 +126,39 @@ fn me() -> Command {
     Command::new(std::env::current_exe().expect("current_exe"))
 }
 
+/// Spawns `command`, retrying Wine's transient `ERROR_INTERNAL_ERROR` (1359),
+/// which its `CreateProcess` returns now and then under load; each retry is
+/// reported on stderr.
+fn spawn_retrying(command: &mut Command) -> io::Result<std::process::Child> {
+    const ERROR_INTERNAL_ERROR: i32 = 1359;
+    let mut tries = 0;
+    loop {
+        match command.spawn() {
+            Err(e)
+                if cfg!(windows)
+                    && e.raw_os_error() == Some(ERROR_INTERNAL_ERROR)
+                    && tries < 10 =>
+            {
+                tries += 1;
+                eprintln!("winjob-testbin: spawn failed with 1359, retry {tries}");
+                thread::sleep(Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
+}
+
 fn tree(depth: u32, width: u32, secs: f64) -> io::Result<ExitCode> {
     say(&format!("pid {}", std::process::id()));
     let mut children = Vec::new();
     if depth > 0 {
         for _ in 0..width {
-            let child = me()
-                .args([
-                    "tree",
-                    &(depth - 1).to_string(),
-                    &width.to_string(),
-                    &secs.to_string(),
-                ])
-                .spawn()?;
+            let child = spawn_retrying(me().args([
+                "tree",
+                &(depth - 1).to_string(),
+                &width.to_string(),
+                &secs.to_string(),
+            ]))?;
             children.push(child);
         }
     }
@@ -149,9 +194,19 @@ fn whereami() -> io::Result<()> {
     // parentheses and may contain spaces, so split after the last ')'.
     let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
     let pgid = after.split_whitespace().nth(2).unwrap_or("?");
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let cpus = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .unwrap_or("")
+        .trim();
+    // Field 19 of /proc/self/stat is the nice value.
+    let nice = after.split_whitespace().nth(16).unwrap_or("?");
     say(&format!("cgroup {v2}"));
     say(&format!("freezer {freezer}"));
     say(&format!("pgid {pgid}"));
+    say(&format!("cpus {cpus}"));
+    say(&format!("nice {nice}"));
     say(&format!("pid {}", std::process::id()));
     Ok(())
 }
@@ -167,7 +222,7 @@ fn spawn(breakaway: bool, rest: &[&str]) -> io::Result<ExitCode> {
     }
     #[cfg(not(windows))]
     let _ = breakaway;
-    match command.spawn() {
+    match spawn_retrying(&mut command) {
         Ok(mut child) => {
             let status = child.wait()?;
             let code = status.code().unwrap_or(102);
@@ -194,6 +249,122 @@ fn escape(secs: f64) -> io::Result<ExitCode> {
 #[cfg(not(target_os = "linux"))]
 fn escape(_secs: f64) -> io::Result<ExitCode> {
     Err(bad("escape is a Linux test helper"))
+}
+
+fn eat_memory(mib: usize) -> io::Result<ExitCode> {
+    const MIB: usize = 1 << 20;
+    let mut blocks: Vec<Vec<u8>> = Vec::new();
+    for n in 1..=mib {
+        let mut block = Vec::new();
+        if block.try_reserve_exact(MIB).is_err() {
+            say(&format!("alloc-failed {n}"));
+            break;
+        }
+        // Touch every page, so the memory is really used (and counted).
+        block.resize(MIB, 1);
+        blocks.push(block);
+        if n % 16 == 0 {
+            say(&format!("allocated {n}"));
+        }
+    }
+    say("done");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn fork(n: u32, secs: &str) -> io::Result<ExitCode> {
+    let mut children = Vec::new();
+    for k in 1..=n {
+        match spawn_retrying(me().args(["sleep", secs])) {
+            Ok(child) => {
+                children.push(child);
+                say(&format!("spawned {k}"));
+            }
+            Err(e) => {
+                say(&format!("fork-error {}", e.raw_os_error().unwrap_or(-1)));
+                break;
+            }
+        }
+    }
+    say(&format!("forks {}", children.len()));
+    for mut child in children {
+        child.wait()?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn burn(secs: f64) -> io::Result<ExitCode> {
+    let until = Instant::now() + Duration::from_secs_f64(secs);
+    let mut x: u64 = 1;
+    while Instant::now() < until {
+        for _ in 0..10_000 {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        }
+        std::hint::black_box(x);
+    }
+    #[cfg(target_os = "linux")]
+    {
+        // utime and stime, fields 14 and 15 of /proc/self/stat, in clock
+        // ticks of 1/100 s (USER_HZ on every Linux architecture).
+        let stat = std::fs::read_to_string("/proc/self/stat")?;
+        let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let ticks: u64 = fields
+            .get(11..13)
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f.parse::<u64>().ok())
+            .sum();
+        say(&format!("cpu {:.2}", ticks as f64 / 100.0));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn spin(secs: f64) -> io::Result<ExitCode> {
+    let until = Instant::now() + Duration::from_secs_f64(secs);
+    let mut iterations: u64 = 0;
+    let mut x: u64 = 1;
+    while Instant::now() < until {
+        for _ in 0..1_000 {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        }
+        std::hint::black_box(x);
+        iterations += 1;
+    }
+    say(&format!("iterations {iterations}"));
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(windows)]
+fn limits_seen() -> io::Result<ExitCode> {
+    let class = winjob::os::windows::current_priority_class()?;
+    say(&format!("priority-class {class:?}"));
+    say(&format!(
+        "affinity {}",
+        winjob::os::windows::current_affinity()?
+    ));
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(not(windows))]
+fn limits_seen() -> io::Result<ExitCode> {
+    Err(bad("limits-seen is a Windows test helper"))
+}
+
+fn monitor_threads() -> io::Result<ExitCode> {
+    let threads = || {
+        std::fs::read_dir("/proc/self/task")
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    say(&format!("threads {}", threads()));
+    let job = winjob::Job::new()?;
+    let events = job.events()?;
+    say(&format!("threads {}", threads()));
+    drop(job);
+    // The subscription ends once the monitor is gone.
+    say(&format!("ended {}", events.recv().is_none()));
+    say(&format!("threads {}", threads()));
+    Ok(ExitCode::SUCCESS)
 }
 
 fn assign_self() -> io::Result<ExitCode> {

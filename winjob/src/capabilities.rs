@@ -68,6 +68,34 @@ pub struct Capabilities {
     /// Why this mode was chosen, in words: which mounts and files were found,
     /// and what was missing.
     pub reason: String,
+    /// For each portable limit (the names of the [`Limits`](crate::Limits)
+    /// fields), whether jobs of this mode enforce it, and how or why not.
+    pub limits: Vec<LimitSupport>,
+}
+
+/// Whether one limit is enforced, and how or why not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LimitSupport {
+    /// The limit: a field name of [`Limits`](crate::Limits), such as
+    /// `job_memory`.
+    pub limit: &'static str,
+    /// True if the limit is enforced. False if setting it is refused with
+    /// `Unsupported` (Linux), or accepted but not enforced (Wine, which is not
+    /// Windows).
+    pub enforced: bool,
+    /// How it is enforced (the file or call), or why it cannot be.
+    pub how: String,
+}
+
+impl LimitSupport {
+    pub(crate) fn new(limit: &'static str, enforced: bool, how: impl Into<String>) -> LimitSupport {
+        LimitSupport {
+            limit,
+            enforced,
+            how: how.into(),
+        }
+    }
 }
 
 impl fmt::Display for Capabilities {
@@ -83,7 +111,16 @@ impl fmt::Display for Capabilities {
             yes_no(self.kill_on_owner_crash)
         )?;
         writeln!(f, "atomic terminate: {}", yes_no(self.atomic_terminate))?;
-        write!(f, "why: {}", self.reason)
+        write!(f, "why: {}", self.reason)?;
+        for l in &self.limits {
+            let state = if l.enforced {
+                "enforced"
+            } else {
+                "not enforced"
+            };
+            write!(f, "\nlimit {}: {state}: {}", l.limit, l.how)?;
+        }
+        Ok(())
     }
 }
 
@@ -117,5 +154,44 @@ fn yes_no(b: bool) -> &'static str {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn capabilities() -> io::Result<Capabilities> {
-    crate::sys::capabilities()
+    #[allow(unused_mut)]
+    let mut caps = crate::sys::capabilities()?;
+    #[cfg(windows)]
+    {
+        caps.limits = windows_limits(caps.reason.contains("under Wine"));
+    }
+    Ok(caps)
+}
+
+/// Every portable limit is a Job Object limit; Wine accepts them all and
+/// enforces none.
+#[cfg(windows)]
+fn windows_limits(wine: bool) -> Vec<LimitSupport> {
+    let how = [
+        ("job_memory", "JOB_OBJECT_LIMIT_JOB_MEMORY"),
+        ("process_memory", "JOB_OBJECT_LIMIT_PROCESS_MEMORY"),
+        ("active_processes", "JOB_OBJECT_LIMIT_ACTIVE_PROCESS"),
+        ("cpu_rate", "JobObjectCpuRateControlInformation, HARD_CAP"),
+        (
+            "cpu_weight",
+            "JobObjectCpuRateControlInformation, WEIGHT_BASED",
+        ),
+        ("job_cpu_time", "JOB_OBJECT_LIMIT_JOB_TIME"),
+        ("process_cpu_time", "JOB_OBJECT_LIMIT_PROCESS_TIME"),
+        ("priority", "JOB_OBJECT_LIMIT_PRIORITY_CLASS"),
+        ("affinity", "JOB_OBJECT_LIMIT_AFFINITY"),
+    ];
+    how.into_iter()
+        .map(|(limit, flag)| {
+            if wine {
+                LimitSupport::new(
+                    limit,
+                    false,
+                    format!("{flag}: Wine accepts it but does not enforce it"),
+                )
+            } else {
+                LimitSupport::new(limit, true, flag)
+            }
+        })
+        .collect()
 }

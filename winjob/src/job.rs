@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::sys;
 use crate::validate;
+use crate::{Accounting, Events, Limits};
 
 /// A group of processes managed as one unit.
 ///
@@ -291,6 +292,86 @@ impl Job {
         self.inner.wait(Some(deadline))
     }
 
+    /// Replaces the job's limits with `limits`; a limit set before and `None`
+    /// in `limits` is lifted.
+    ///
+    /// Each information class (Windows) or control file (Linux) is written in
+    /// one call, from `limits` itself, never by reading the current values and
+    /// modifying them. If any limit cannot be applied, the job keeps the
+    /// limits it had.
+    ///
+    /// # Errors
+    ///
+    /// - `InvalidInput`: see [`Limits::validate`]; checked before any system
+    ///   call.
+    /// - `Unsupported`: a limit this system or mode cannot enforce, named in
+    ///   the message with the reason (Linux: the controller that is missing, for
+    ///   example).
+    /// - otherwise the OS error of the call that failed.
+    pub fn set_limits(&self, limits: &Limits) -> io::Result<()> {
+        limits.validate()?;
+        self.inner.set_limits(limits)
+    }
+
+    /// The limits in force, read back from the OS where it can say.
+    ///
+    /// # Errors
+    ///
+    /// The OS error of a query that failed.
+    pub fn limits(&self) -> io::Result<Limits> {
+        self.inner.limits()
+    }
+
+    /// Subscribes to the job's events from now on: processes starting and
+    /// exiting, the job becoming empty, limits being hit. See [`Event`](crate::Event)
+    /// for what each OS reports and how.
+    ///
+    /// Each call makes an independent subscription with its own queue. The
+    /// subscription ends (its iterator returns `None`) when the job is dropped.
+    ///
+    /// - Windows: the job's I/O completion port, read by its monitor thread
+    ///   since the job was created.
+    /// - Linux: a monitor thread started by the first call, watching the proc
+    ///   connector, `cgroup.events` and the controllers' event files.
+    ///
+    /// # Errors
+    ///
+    /// - Windows: `Unsupported` for a job opened by name ([`Job::open`]): a
+    ///   job has one completion port, and its creator holds it.
+    /// - Linux: starting the monitor failed (epoll, eventfd, thread).
+    pub fn events(&self) -> io::Result<Events> {
+        self.inner.events()
+    }
+
+    /// What the job's processes used so far, exited ones included.
+    ///
+    /// Windows: `JobObjectBasicAndIoAccountingInformation` and the peaks of
+    /// `JobObjectExtendedLimitInformation` (under Wine, which fakes the rest
+    /// with zeros, only the process counts are given). Linux: the cgroup files
+    /// listed on [`Accounting`]. Fields that cannot be measured here are
+    /// `None`.
+    ///
+    /// # Errors
+    ///
+    /// The OS error of a query that failed.
+    #[doc(alias = "JobObjectBasicAndIoAccountingInformation")]
+    #[doc(alias = "cpu.stat")]
+    pub fn accounting(&self) -> io::Result<Accounting> {
+        let mut out = Accounting::default();
+        self.inner.accounting_into(&mut out)?;
+        Ok(out)
+    }
+
+    /// Like [`Job::accounting`], into a value the caller owns, without
+    /// allocating: fit for polling in a loop.
+    ///
+    /// # Errors
+    ///
+    /// As [`Job::accounting`].
+    pub fn accounting_into(&self, out: &mut Accounting) -> io::Result<()> {
+        self.inner.accounting_into(out)
+    }
+
     /// Asks every process to exit, waits up to `grace`, then kills whatever is
     /// left, and waits until the job is empty.
     ///
@@ -333,6 +414,7 @@ impl fmt::Debug for Job {
 pub struct JobBuilder {
     name: Option<String>,
     kill_on_drop: bool,
+    limits: Limits,
     pub(crate) sys: sys::Options,
 }
 
@@ -348,6 +430,7 @@ impl JobBuilder {
         JobBuilder {
             name: None,
             kill_on_drop: true,
+            limits: Limits::new(),
             sys: sys::Options::default(),
         }
     }
@@ -378,12 +461,22 @@ impl JobBuilder {
         self
     }
 
+    /// Limits the job has from the start, before any process can be in it.
+    /// See [`Job::set_limits`].
+    pub fn limits(&mut self, limits: Limits) -> &mut JobBuilder {
+        self.limits = limits;
+        self
+    }
+
     /// Creates the job.
     ///
     /// # Errors
     ///
-    /// - `InvalidInput`: a bad name (see [`JobBuilder::name`]) or bad
-    ///   OS-specific option, before any system call.
+    /// - `InvalidInput`: a bad name (see [`JobBuilder::name`]), bad limits
+    ///   (see [`Limits::validate`]) or bad OS-specific option, before any system
+    ///   call.
+    /// - `Unsupported`: a limit this system cannot enforce (see
+    ///   [`Job::set_limits`]).
     /// - `AlreadyExists`: a job with this name exists.
     /// - otherwise the error of the system call that failed.
     #[doc(alias = "CreateJobObjectW")]
@@ -391,9 +484,11 @@ impl JobBuilder {
         if let Some(name) = &self.name {
             validate::job_name(name)?;
         }
+        self.limits.validate()?;
         let common = sys::CreateOptions {
             name: self.name.as_deref(),
             kill_on_drop: self.kill_on_drop,
+            limits: &self.limits,
         };
         Ok(Job {
             inner: sys::Job::create(&common, &self.sys)?,

@@ -52,13 +52,19 @@
 //! - `os::linux` (on Linux): the mode, the cgroup directory and its file
 //!   descriptor, the process group.
 
+mod accounting;
 mod capabilities;
 mod error;
+mod event;
 mod job;
+mod limits;
 pub mod os;
 mod sys;
 mod validate;
 
-pub use crate::capabilities::{Capabilities, Mode, capabilities};
+pub use crate::accounting::Accounting;
+pub use crate::capabilities::{Capabilities, LimitSupport, Mode, capabilities};
+pub use crate::event::{Event, Events, ProcessExit, QUEUE_CAP};
 pub use crate::job::{Job, JobBuilder, Stopped};
+pub use crate::limits::{CpuRate, CpuSet, CpuWeight, Limits, MAX_CPU, MIN_MEMORY_LIMIT, Priority};
 pub use crate::validate::MAX_NAME_LEN;

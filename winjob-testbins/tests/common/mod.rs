@@ -74,14 +74,17 @@ impl Lines {
         }
     }
 
-    /// The value of the next line that starts with `key ` (skipping others).
+    /// The value of the next line that starts with `key ` (skipping others);
+    /// `Some("")` for a line that is `key` alone.
     pub(crate) fn value(&self, key: &str, timeout: Duration) -> Option<String> {
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.checked_duration_since(Instant::now())?;
             let line = self.next(left)?;
-            if let Some(value) = line.strip_prefix(key).and_then(|v| v.strip_prefix(' ')) {
-                return Some(value.to_owned());
+            match line.strip_prefix(key) {
+                Some("") => return Some(String::new()),
+                Some(rest) if rest.starts_with(' ') => return Some(rest[1..].to_owned()),
+                _ => {}
             }
         }
     }

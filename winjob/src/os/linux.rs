@@ -58,6 +58,30 @@ pub trait JobExt: Sealed {
     /// The job's process group id, in process-group mode, once a process has
     /// been spawned into the job.
     fn process_group(&self) -> Option<u32>;
+
+    /// Stops every process in the job until [`JobExt::thaw`]; returns once
+    /// they are all stopped. Processes cannot tell (cgroup modes), and a
+    /// frozen job can still be terminated.
+    ///
+    /// cgroup v2: `cgroup.freeze`, then waits for `frozen 1` in
+    /// `cgroup.events`. cgroup v1: `freezer.state` = `FROZEN`. Process-group
+    /// mode: `SIGSTOP` to the group, which the processes (and their parents)
+    /// can observe.
+    ///
+    /// # Errors
+    ///
+    /// The write failed, or (v2) the job did not freeze within 5 s
+    /// (`TimedOut`).
+    #[doc(alias = "cgroup.freeze")]
+    fn freeze(&self) -> std::io::Result<()>;
+
+    /// Lets a frozen job run again (`cgroup.freeze` = 0, `THAWED`, or
+    /// `SIGCONT`).
+    ///
+    /// # Errors
+    ///
+    /// The write failed.
+    fn thaw(&self) -> std::io::Result<()>;
 }
 
 impl JobExt for Job {
@@ -75,5 +99,13 @@ impl JobExt for Job {
 
     fn process_group(&self) -> Option<u32> {
         self.inner.process_group()
+    }
+
+    fn freeze(&self) -> std::io::Result<()> {
+        self.inner.set_frozen(true)
+    }
+
+    fn thaw(&self) -> std::io::Result<()> {
+        self.inner.set_frozen(false)
     }
 }

@@ -1,5 +1,5 @@
 //! Windows-specific parts of a job: breakaway, security, access rights,
-//! handles, creation flags.
+//! handles, creation flags, and every Windows limit.
 //!
 //! ```no_run
 //! use winjob::os::windows::{Breakaway, JobBuilderExt};
@@ -18,25 +18,16 @@ use std::os::windows::io::{AsHandle, AsRawHandle, BorrowedHandle, OwnedHandle, R
 use std::process::{Child, Command};
 
 use crate::os::sealed::Sealed;
-use crate::{Job, JobBuilder, validate};
+use crate::{CpuSet, Job, JobBuilder, validate};
 
-/// Whether processes in the job may start children outside it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum Breakaway {
-    /// Every child is in the job; `CreateProcess` with
-    /// `CREATE_BREAKAWAY_FROM_JOB` fails with `ERROR_ACCESS_DENIED`. The default.
-    #[default]
-    Never,
-    /// A child created with `CREATE_BREAKAWAY_FROM_JOB` is not in the job;
-    /// others are. `JOB_OBJECT_LIMIT_BREAKAWAY_OK`.
-    #[doc(alias = "JOB_OBJECT_LIMIT_BREAKAWAY_OK")]
-    Allowed,
-    /// No child is in the job, whatever its flags: only processes spawned or
-    /// assigned through the job are. `JOB_OBJECT_LIMIT_SILENT_BREAKAWAY_OK`.
-    #[doc(alias = "JOB_OBJECT_LIMIT_SILENT_BREAKAWAY_OK")]
-    Silent,
-}
+pub(crate) mod limits;
+
+pub use self::limits::{
+    Breakaway, CpuRateControl, Crossed, EndOfJobTimeAction, ExtendedLimits, ForceUnitAccess,
+    GroupAffinity, IoRateControl, LimitViolation, MIN_NOTIFICATION_MEMORY, NetRateControl,
+    NotificationLimits, PriorityClass, RateTolerance, SchedulingClass, Tolerance,
+    ToleranceInterval, UiRestrictions, WorkingSet,
+};
 
 /// Access rights asked for when opening a job with [`open_with_access`].
 ///
@@ -155,6 +146,199 @@ pub trait JobExt: Sealed {
     /// `IsProcessInJob(process, job)`.
     #[doc(alias = "IsProcessInJob")]
     fn contains_handle(&self, process: BorrowedHandle<'_>) -> io::Result<bool>;
+
+    // -- Limits. Each setter writes one class in one call, whole; each getter
+    // -- asks the job. See the module documentation of `limits`.
+
+    /// Sets `JobObjectExtendedLimitInformation` to `limits`, every flag and
+    /// value at once. A field left at its default lifts that limit; this
+    /// includes `kill_on_close` and `breakaway` (see
+    /// [`JobExt::update_extended_limits`] to change one field only). A job
+    /// time limit equal to the one in force keeps its clock
+    /// (`JOB_OBJECT_LIMIT_PRESERVE_JOB_TIME`).
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` (see [`ExtendedLimits::validate`], and a memory limit or
+    /// CPU beyond what a 32-bit process can express) before any system call;
+    /// otherwise the OS error. On error the job keeps its limits.
+    #[doc(alias = "SetInformationJobObject")]
+    #[doc(alias = "JobObjectExtendedLimitInformation")]
+    fn set_extended_limits(&self, limits: &ExtendedLimits) -> io::Result<()>;
+
+    /// Changes some of the extended limits: `update` edits this process's copy
+    /// of the job's extended limits (what it last set — never a query of the
+    /// job), and the result is set in one call. Lifting one limit:
+    /// `job.update_extended_limits(|l| l.job_memory = None)`.
+    ///
+    /// # Errors
+    ///
+    /// As [`JobExt::set_extended_limits`].
+    fn update_extended_limits(&self, update: impl FnOnce(&mut ExtendedLimits)) -> io::Result<()>;
+
+    /// Lifts every extended limit, keeping `kill_on_close` and `breakaway`.
+    ///
+    /// # Errors
+    ///
+    /// The OS error.
+    fn reset_extended_limits(&self) -> io::Result<()>;
+
+    /// The extended limits in force, from
+    /// `QueryInformationJobObject(JobObjectExtendedLimitInformation)`. (Wine
+    /// answers with zeros: no limit.)
+    ///
+    /// # Errors
+    ///
+    /// The OS error; `InvalidData` for an answer no [`ExtendedLimits`] can
+    /// hold.
+    #[doc(alias = "QueryInformationJobObject")]
+    fn extended_limits(&self) -> io::Result<ExtendedLimits>;
+
+    /// Sets `JobObjectBasicUIRestrictions`; [`UiRestrictions::new`] lifts them.
+    ///
+    /// # Errors
+    ///
+    /// `Unsupported` if the system does not know the class; otherwise the OS
+    /// error.
+    #[doc(alias = "JobObjectBasicUIRestrictions")]
+    fn set_ui_restrictions(&self, restrictions: UiRestrictions) -> io::Result<()>;
+
+    /// The UI restrictions in force.
+    ///
+    /// # Errors
+    ///
+    /// `Unsupported` under Wine, which cannot answer; otherwise the OS error.
+    fn ui_restrictions(&self) -> io::Result<UiRestrictions>;
+
+    /// Sets `JobObjectCpuRateControlInformation` (Windows 8).
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` (see [`CpuRateControl::validate`]) before any call;
+    /// `Unsupported` before Windows 8 and under Wine (error 87), or for a
+    /// mode this Windows lacks (min/max before Windows 10); otherwise the OS
+    /// error.
+    #[doc(alias = "JobObjectCpuRateControlInformation")]
+    fn set_cpu_rate_control(&self, control: CpuRateControl) -> io::Result<()>;
+
+    /// Turns CPU rate control off (`ControlFlags` 0).
+    ///
+    /// # Errors
+    ///
+    /// As [`JobExt::set_cpu_rate_control`].
+    fn reset_cpu_rate_control(&self) -> io::Result<()>;
+
+    /// The CPU rate control in force; `None` when off.
+    ///
+    /// # Errors
+    ///
+    /// `Unsupported` where the class is unknown; otherwise the OS error.
+    fn cpu_rate_control(&self) -> io::Result<Option<CpuRateControl>>;
+
+    /// Sets `JobObjectNetRateControlInformation` (Windows 10 1607); an empty
+    /// [`NetRateControl`] turns it off.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` (see [`NetRateControl::validate`]) before any call;
+    /// `Unsupported` before Windows 10 1607 and under Wine; otherwise the OS
+    /// error.
+    #[doc(alias = "JobObjectNetRateControlInformation")]
+    fn set_net_rate_control(&self, control: NetRateControl) -> io::Result<()>;
+
+    /// The network rate control in force.
+    ///
+    /// # Errors
+    ///
+    /// As [`JobExt::set_net_rate_control`].
+    fn net_rate_control(&self) -> io::Result<NetRateControl>;
+
+    /// `SetIoRateControlInformationJobObject` (Windows 10; **deprecated**:
+    /// documented as unsupported from Windows 10 1607). A value without
+    /// limits turns I/O rate control off for its volume.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` (see [`IoRateControl::validate`]) before any call;
+    /// `Unsupported` where kernel32 lacks the function (Wine) or refuses it;
+    /// otherwise the OS error (`PermissionDenied` without the rights it
+    /// needs).
+    #[doc(alias = "SetIoRateControlInformationJobObject")]
+    fn set_io_rate_control(&self, control: &IoRateControl) -> io::Result<()>;
+
+    /// `QueryIoRateControlInformationJobObject(job, NULL)`: the I/O rate
+    /// control of every volume that has one.
+    ///
+    /// # Errors
+    ///
+    /// As [`JobExt::set_io_rate_control`].
+    #[doc(alias = "QueryIoRateControlInformationJobObject")]
+    fn io_rate_control(&self) -> io::Result<Vec<IoRateControl>>;
+
+    /// Sets `JobObjectEndOfJobTimeInformation`: what happens when the job
+    /// time limit is reached.
+    ///
+    /// # Errors
+    ///
+    /// `Unsupported` under Wine (error 1); otherwise the OS error.
+    #[doc(alias = "JobObjectEndOfJobTimeInformation")]
+    fn set_end_of_job_time_action(&self, action: EndOfJobTimeAction) -> io::Result<()>;
+
+    /// The end-of-job-time action in force.
+    ///
+    /// # Errors
+    ///
+    /// As [`JobExt::set_end_of_job_time_action`].
+    fn end_of_job_time_action(&self) -> io::Result<EndOfJobTimeAction>;
+
+    /// Sets the notification limits (`JobObjectNotificationLimitInformation2`,
+    /// or `JobObjectNotificationLimitInformation` where the system lacks
+    /// version 2 and `limits` fits version 1). An empty value lifts them.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` (see [`NotificationLimits::validate`]) before any call;
+    /// `Unsupported` before Windows 8, under Wine, or for a version-2 field
+    /// before Windows 10 1607; otherwise the OS error.
+    #[doc(alias = "JobObjectNotificationLimitInformation")]
+    #[doc(alias = "JobObjectNotificationLimitInformation2")]
+    fn set_notification_limits(&self, limits: &NotificationLimits) -> io::Result<()>;
+
+    /// The notification limits in force.
+    ///
+    /// # Errors
+    ///
+    /// As [`JobExt::set_notification_limits`].
+    fn notification_limits(&self) -> io::Result<NotificationLimits>;
+
+    /// Which notification limits the job has crossed, with the values
+    /// (`JobObjectLimitViolationInformation2`, or version 1). Ask after the
+    /// job got `JOB_OBJECT_MSG_NOTIFICATION_LIMIT`.
+    ///
+    /// # Errors
+    ///
+    /// `Unsupported` before Windows 8 and under Wine; otherwise the OS error.
+    #[doc(alias = "JobObjectLimitViolationInformation")]
+    #[doc(alias = "JobObjectLimitViolationInformation2")]
+    fn limit_violation(&self) -> io::Result<LimitViolation>;
+
+    /// Sets `JobObjectGroupInformationEx` (Windows 7): the CPUs of each
+    /// processor group the job's processes may run on.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for an empty list, an empty mask or a group named twice;
+    /// `Unsupported` under Wine; otherwise the OS error (a group the machine
+    /// does not have is `InvalidInput` from Windows).
+    #[doc(alias = "JobObjectGroupInformationEx")]
+    fn set_group_affinity(&self, groups: &[GroupAffinity]) -> io::Result<()>;
+
+    /// The group affinity in force.
+    ///
+    /// # Errors
+    ///
+    /// As [`JobExt::set_group_affinity`].
+    fn group_affinity(&self) -> io::Result<Vec<GroupAffinity>>;
 }
 
 impl JobExt for Job {
@@ -168,6 +352,86 @@ impl JobExt for Job {
 
     fn contains_handle(&self, process: BorrowedHandle<'_>) -> io::Result<bool> {
         self.inner.contains_handle(process)
+    }
+
+    fn set_extended_limits(&self, limits: &ExtendedLimits) -> io::Result<()> {
+        self.inner.set_extended_limits(limits)
+    }
+
+    fn update_extended_limits(&self, update: impl FnOnce(&mut ExtendedLimits)) -> io::Result<()> {
+        self.inner.update_extended_limits(update)
+    }
+
+    fn reset_extended_limits(&self) -> io::Result<()> {
+        self.inner.reset_extended_limits()
+    }
+
+    fn extended_limits(&self) -> io::Result<ExtendedLimits> {
+        self.inner.extended_limits()
+    }
+
+    fn set_ui_restrictions(&self, restrictions: UiRestrictions) -> io::Result<()> {
+        self.inner.set_ui_restrictions(restrictions)
+    }
+
+    fn ui_restrictions(&self) -> io::Result<UiRestrictions> {
+        self.inner.ui_restrictions()
+    }
+
+    fn set_cpu_rate_control(&self, control: CpuRateControl) -> io::Result<()> {
+        self.inner.set_cpu_rate_control(Some(control))
+    }
+
+    fn reset_cpu_rate_control(&self) -> io::Result<()> {
+        self.inner.set_cpu_rate_control(None)
+    }
+
+    fn cpu_rate_control(&self) -> io::Result<Option<CpuRateControl>> {
+        self.inner.cpu_rate_control()
+    }
+
+    fn set_net_rate_control(&self, control: NetRateControl) -> io::Result<()> {
+        self.inner.set_net_rate_control(control)
+    }
+
+    fn net_rate_control(&self) -> io::Result<NetRateControl> {
+        self.inner.net_rate_control()
+    }
+
+    fn set_io_rate_control(&self, control: &IoRateControl) -> io::Result<()> {
+        self.inner.set_io_rate_control(control)
+    }
+
+    fn io_rate_control(&self) -> io::Result<Vec<IoRateControl>> {
+        self.inner.io_rate_control()
+    }
+
+    fn set_end_of_job_time_action(&self, action: EndOfJobTimeAction) -> io::Result<()> {
+        self.inner.set_end_of_job_time_action(action)
+    }
+
+    fn end_of_job_time_action(&self) -> io::Result<EndOfJobTimeAction> {
+        self.inner.end_of_job_time_action()
+    }
+
+    fn set_notification_limits(&self, limits: &NotificationLimits) -> io::Result<()> {
+        self.inner.set_notification_limits(limits)
+    }
+
+    fn notification_limits(&self) -> io::Result<NotificationLimits> {
+        self.inner.notification_limits()
+    }
+
+    fn limit_violation(&self) -> io::Result<LimitViolation> {
+        self.inner.limit_violation()
+    }
+
+    fn set_group_affinity(&self, groups: &[GroupAffinity]) -> io::Result<()> {
+        self.inner.set_group_affinity(groups)
+    }
+
+    fn group_affinity(&self) -> io::Result<Vec<GroupAffinity>> {
+        self.inner.group_affinity()
     }
 }
 
@@ -195,6 +459,29 @@ pub fn is_process_in_any_job(process: BorrowedHandle<'_>) -> io::Result<bool> {
 /// True if the calling process is in any job.
 pub fn is_current_process_in_any_job() -> io::Result<bool> {
     crate::sys::is_current_process_in_any_job()
+}
+
+/// The priority class the calling process runs at (`GetPriorityClass`): in a
+/// job with `JOB_OBJECT_LIMIT_PRIORITY_CLASS`, the job's.
+///
+/// # Errors
+///
+/// The OS error; `InvalidData` for a class this crate does not know.
+#[doc(alias = "GetPriorityClass")]
+pub fn current_priority_class() -> io::Result<PriorityClass> {
+    crate::sys::current_priority_class()
+}
+
+/// The CPUs of its processor group the calling process may run on
+/// (`GetProcessAffinityMask`): in a job with `JOB_OBJECT_LIMIT_AFFINITY`, the
+/// job's.
+///
+/// # Errors
+///
+/// The OS error.
+#[doc(alias = "GetProcessAffinityMask")]
+pub fn current_affinity() -> io::Result<CpuSet> {
+    crate::sys::current_affinity()
 }
 
 impl AsHandle for Job {

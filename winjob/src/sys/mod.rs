@@ -29,13 +29,24 @@
 //!     once the job has no running process, false at the deadline.
 //!   - `fn request_stop(&self) -> io::Result<()>` — the polite half of
 //!     `Job::stop`: ask every member to exit, return at once.
+//!   - `fn set_limits(&self, limits: &Limits) -> io::Result<()>` — replace
+//!     the job's portable limits with `limits` (validated). A limit the backend
+//!     cannot enforce is `Unsupported`, naming it, before anything changes; if
+//!     the OS refuses one, the job keeps the limits it had.
+//!   - `fn limits(&self) -> io::Result<Limits>` — the limits in force, read
+//!     back from the OS where it can say.
+//!   - `fn events(&self) -> io::Result<Events>` — a new subscription to the
+//!     job's events (see `crate::event`).
+//!   - `fn accounting_into(&self, out: &mut Accounting) -> io::Result<()>` —
+//!     what the job used, without allocating; `None` for what cannot be
+//!     measured.
 //! - `fn capabilities() -> io::Result<Capabilities>`
 //!
 //! The Windows backend lives in `windows/`, the Linux one in `linux/`. Any
 //! other target gets `unsupported.rs`, whose every operation returns
 //! `ErrorKind::Unsupported`, so that code using the crate still compiles there.
 
-use crate::Capabilities;
+use crate::{Capabilities, Limits};
 
 /// What every backend's `create` receives from the portable builder.
 #[derive(Debug, Clone, Copy)]
@@ -45,6 +56,8 @@ pub(crate) struct CreateOptions<'a> {
     /// Kill every member when the last handle in this process is dropped, or
     /// this process dies.
     pub(crate) kill_on_drop: bool,
+    /// Limits to apply before any process can join (validated).
+    pub(crate) limits: &'a Limits,
 }
 
 #[cfg(windows)]
@@ -56,6 +69,13 @@ pub(crate) use self::windows::*;
 mod linux;
 #[cfg(target_os = "linux")]
 pub(crate) use self::linux::*;
+
+// The Windows encoding of limits is pure code: its unit tests run on every
+// host, not only on Windows (see `windows/host.rs`).
+#[cfg(all(test, not(windows)))]
+#[allow(unreachable_pub, dead_code)]
+#[path = "windows/host.rs"]
+mod windows_encoding;
 
 #[cfg(not(any(windows, target_os = "linux")))]
 mod unsupported;

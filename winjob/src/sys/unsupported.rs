@@ -7,8 +7,8 @@ use std::process::{Child, Command};
 use std::time::Instant;
 
 use super::CreateOptions;
-use crate::Capabilities;
 use crate::error::unsupported;
+use crate::{Accounting, Capabilities, Events, Limits};
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Options {}
@@ -62,6 +62,18 @@ impl Job {
         match *self {}
     }
     pub(crate) fn request_stop(&self) -> io::Result<()> {
+        match *self {}
+    }
+    pub(crate) fn set_limits(&self, _: &Limits) -> io::Result<()> {
+        match *self {}
+    }
+    pub(crate) fn limits(&self) -> io::Result<Limits> {
+        match *self {}
+    }
+    pub(crate) fn accounting_into(&self, _: &mut Accounting) -> io::Result<()> {
+        match *self {}
+    }
+    pub(crate) fn events(&self) -> io::Result<Events> {
         match *self {}
     }
 }

@@ -194,7 +194,7 @@ impl Cgroup {
         Ok(())
     }
 
-    fn set_frozen(&self, frozen: bool) -> io::Result<()> {
+    pub(crate) fn set_frozen(&self, frozen: bool) -> io::Result<()> {
         let (file, value): (&str, &[u8]) = match (self.version, frozen) {
             (Version::V2, true) => ("cgroup.freeze", b"1"),
             (Version::V2, false) => ("cgroup.freeze", b"0"),
@@ -210,6 +210,28 @@ impl Cgroup {
             }
         }
         Ok(())
+    }
+
+    /// Freezes or thaws the job and waits (up to 5 s) until the kernel says
+    /// it is done: `frozen 1` in `cgroup.events` (v2), `FROZEN` in
+    /// `freezer.state` (v1).
+    pub(crate) fn freeze(&self, frozen: bool) -> io::Result<()> {
+        self.set_frozen(frozen)?;
+        if !frozen || self.version == Version::V1Freezer {
+            return Ok(());
+        }
+        let done = poll_until(Some(Instant::now() + Duration::from_secs(5)), || {
+            let events = self.read("cgroup.events")?;
+            Ok(events.lines().any(|l| l.trim() == "frozen 1"))
+        })?;
+        if done {
+            Ok(())
+        } else {
+            Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the job did not freeze within 5 s",
+            ))
+        }
     }
 
     /// Sends `SIGTERM` to every member.

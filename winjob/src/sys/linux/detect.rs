@@ -50,6 +50,22 @@ pub(crate) struct Detected {
     pub(crate) reason: String,
     /// True when `/bin/sh` is there to run the guardian.
     pub(crate) has_shell: bool,
+    /// For each controller of [`LIMIT_CONTROLLERS`], its v1 job root (used for
+    /// limits where the v2 hierarchy lacks the controller), or why there is
+    /// none.
+    pub(crate) v1_limits: Vec<(&'static str, Result<Root, String>)>,
+}
+
+impl Detected {
+    /// The v1 job root for `controller`'s limits.
+    pub(crate) fn v1_limit_root(&self, controller: &str) -> Result<&Root, &str> {
+        self.v1_limits
+            .iter()
+            .find(|(c, _)| *c == controller)
+            .map_or(Err("not a limit controller"), |(_, r)| {
+                r.as_ref().map_err(String::as_str)
+            })
+    }
 }
 
 /// The path of the shell that runs the guardian.
@@ -133,12 +149,20 @@ fn detect() -> io::Result<Detected> {
         },
     };
 
+    if let Ok(root) = &v2 {
+        enable_v2_controllers(root);
+    }
+    let v1_limits = LIMIT_CONTROLLERS
+        .iter()
+        .map(|c| (*c, v1_root_for(&mounts, &own, c)))
+        .collect();
     Ok(Detected {
         v2,
         v1,
         default_mode,
         reason,
         has_shell: is_executable(Path::new(SHELL)),
+        v1_limits,
     })
 }
 
@@ -164,13 +188,62 @@ fn v2_root(mounts: &[parse::CgroupMount], own: &[parse::CgroupLine]) -> Result<R
 }
 
 fn v1_root(mounts: &[parse::CgroupMount], own: &[parse::CgroupLine]) -> Result<Root, String> {
+    v1_root_for(mounts, own, "freezer")
+}
+
+/// The job root in the v1 hierarchy of `controller`.
+fn v1_root_for(
+    mounts: &[parse::CgroupMount],
+    own: &[parse::CgroupLine],
+    controller: &str,
+) -> Result<Root, String> {
     let mount = mounts
         .iter()
-        .find(|m| m.has_v1_controller("freezer"))
-        .ok_or("no cgroup v1 freezer hierarchy is mounted")?;
-    let own_path = parse::v1_path(own, "freezer").ok_or("this process has no freezer cgroup")?;
-    make_root(mount, own_path)
+        .find(|m| m.has_v1_controller(controller))
+        .ok_or_else(|| format!("no cgroup v1 {controller} hierarchy is mounted"))?;
+    let own_path = parse::v1_path(own, controller)
+        .ok_or_else(|| format!("this process has no {controller} cgroup"))?;
+    let root = make_root(mount, own_path)?;
+    if controller == "cpuset" {
+        // A v1 cpuset cgroup takes no process until it has CPUs and memory
+        // nodes; the root gets its parent's, so that jobs below can.
+        inherit_cpuset(&root.path).map_err(|e| format!("{}: {e}", root.path.display()))?;
+    }
+    Ok(root)
 }
+
+/// Copies `cpuset.cpus` and `cpuset.mems` from the parent where empty.
+pub(crate) fn inherit_cpuset(dir: &Path) -> io::Result<()> {
+    let parent = dir.parent().unwrap_or(dir);
+    for file in ["cpuset.cpus", "cpuset.mems"] {
+        if fs::read_to_string(dir.join(file))?.trim().is_empty() {
+            fs::write(
+                dir.join(file),
+                fs::read_to_string(parent.join(file))?.trim(),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Enables, in the v2 job root's `cgroup.subtree_control`, every controller
+/// a limit can use that the root has available, so that job directories get
+/// their files. Best effort: what cannot be enabled is simply absent from the
+/// job directories, and the limits that need it say so.
+fn enable_v2_controllers(root: &Root) {
+    let available = fs::read_to_string(root.path.join("cgroup.controllers")).unwrap_or_default();
+    for controller in available.split_whitespace() {
+        if LIMIT_CONTROLLERS.contains(&controller) {
+            let _ = fs::write(
+                root.path.join("cgroup.subtree_control"),
+                format!("+{controller}"),
+            );
+        }
+    }
+}
+
+/// The controllers the portable limits use.
+pub(crate) const LIMIT_CONTROLLERS: [&str; 4] = ["memory", "pids", "cpu", "cpuset"];
 
 /// `<mount>/<own cgroup>/winjob`, created if missing.
 fn make_root(mount: &parse::CgroupMount, own_path: &str) -> Result<Root, String> {

@@ -40,9 +40,12 @@
 //! - No limits here yet: the cgroup controllers and their mapping are added by
 //!   the limits work.
 
+mod accounting;
 mod cgroup;
 mod detect;
 mod guardian;
+mod limits;
+mod monitor;
 mod parse;
 mod pgroup;
 mod spawn;
@@ -52,16 +55,18 @@ use std::io;
 use std::os::fd::BorrowedFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use self::cgroup::{Cgroup, Version};
 use self::guardian::{Kind, Ticket};
+use self::limits::{LimitState, Target};
+use self::monitor::{Members, Monitor};
 use self::pgroup::ProcessGroup;
 use super::CreateOptions;
 use crate::error::{invalid_input, unsupported};
-use crate::{Capabilities, Mode};
+use crate::{Accounting, Capabilities, Events, Limits, Mode};
 
 /// Linux settings from `os::linux::JobBuilderExt`.
 #[derive(Debug, Clone, Default)]
@@ -74,17 +79,24 @@ pub(crate) struct Job {
     name: Option<String>,
     kill_on_drop: bool,
     tracker: Tracker,
+    /// The job's limits and the v1 directories holding some of them (shared
+    /// with the monitor, which reads the v1 counters).
+    limits: Arc<Mutex<LimitState>>,
+    /// The event thread, started by the first `events` call.
+    monitor: Mutex<Option<Monitor>>,
+    /// True when the caller chose the cgroup root (no v1 fallback for limits).
+    explicit_root: bool,
 }
 
 enum Tracker {
     Cgroup {
-        cgroup: Cgroup,
+        cgroup: Arc<Cgroup>,
         /// True when this process made the directory (and so removes it).
         created: bool,
         /// The guardian registration of a kill-on-drop job.
         ticket: Option<Ticket>,
     },
-    Group(ProcessGroup),
+    Group(Arc<ProcessGroup>),
 }
 
 /// Numbers anonymous job directories within this process.
@@ -108,7 +120,7 @@ impl Job {
                     detected.reason
                 )));
             }
-            Mode::ProcessGroup => Tracker::Group(ProcessGroup::new(common.kill_on_drop)),
+            Mode::ProcessGroup => Tracker::Group(Arc::new(ProcessGroup::new(common.kill_on_drop))),
             _ => {
                 let root = root.ok_or_else(|| unsupported("no cgroup root"))?;
                 if common.kill_on_drop && !detected.has_shell {
@@ -142,7 +154,7 @@ impl Job {
                     // when empty after this process dies. Best effort.
                     Ticket::register(Kind::Keep, &path).ok()
                 };
-                let cgroup = Cgroup::create(version, &root, &dir_name)?;
+                let cgroup = Arc::new(Cgroup::create(version, &root, &dir_name)?);
                 Tracker::Cgroup {
                     cgroup,
                     created: true,
@@ -150,11 +162,17 @@ impl Job {
                 }
             }
         };
-        Ok(Job {
+        let job = Job {
             name: common.name.map(str::to_owned),
             kill_on_drop: common.kill_on_drop,
             tracker,
-        })
+            limits: Arc::new(Mutex::new(LimitState::default())),
+            monitor: Mutex::new(None),
+            explicit_root: options.cgroup_root.is_some(),
+        };
+        // On failure the half-made job is dropped, which removes what it made.
+        job.set_limits(common.limits)?;
+        Ok(job)
     }
 
     pub(crate) fn open(name: &str, options: &Options) -> io::Result<Job> {
@@ -173,7 +191,7 @@ impl Job {
             }
         };
         let root = root.ok_or_else(|| unsupported("no cgroup root"))?;
-        let cgroup = Cgroup::open(version, &root, name)?;
+        let cgroup = Arc::new(Cgroup::open(version, &root, name)?);
         Ok(Job {
             name: Some(name.to_owned()),
             kill_on_drop: false,
@@ -182,6 +200,9 @@ impl Job {
                 created: false,
                 ticket: None,
             },
+            limits: Arc::new(Mutex::new(LimitState::default())),
+            monitor: Mutex::new(None),
+            explicit_root: options.cgroup_root.is_some(),
         })
     }
 
@@ -224,14 +245,103 @@ impl Job {
         }
     }
 
+    pub(crate) fn set_frozen(&self, frozen: bool) -> io::Result<()> {
+        match &self.tracker {
+            Tracker::Cgroup { cgroup, .. } => cgroup.freeze(frozen),
+            Tracker::Group(group) => {
+                let signal = if frozen {
+                    rustix::process::Signal::STOP
+                } else {
+                    rustix::process::Signal::CONT
+                };
+                group.kill(signal);
+                Ok(())
+            }
+        }
+    }
+
     pub(crate) fn spawn(&self, command: &mut Command) -> io::Result<Child> {
+        let settings = self.lock_limits().spawn_settings();
+        let child = match &self.tracker {
+            Tracker::Cgroup { cgroup, .. } => {
+                spawn::prepare(command, Some(cgroup.procs.clone()), settings);
+                command.spawn()?
+            }
+            Tracker::Group(group) => {
+                spawn::prepare(command, None, settings);
+                group.spawn(command)?
+            }
+        };
+        self.tell_monitor(child.id());
+        Ok(child)
+    }
+
+    /// Tells the event thread, if there is one, of a process the job took in.
+    fn tell_monitor(&self, pid: u32) {
+        if let Some(monitor) = self
+            .monitor
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            monitor.joined(pid);
+        }
+    }
+
+    fn lock_limits(&self) -> std::sync::MutexGuard<'_, LimitState> {
+        self.limits.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn target(&self) -> io::Result<Target<'_>> {
+        let (cgroup, dir_name) = match &self.tracker {
+            Tracker::Cgroup { cgroup, .. } => (
+                Some(&**cgroup),
+                cgroup.path.file_name().and_then(|n| n.to_str()),
+            ),
+            Tracker::Group(_) => (None, None),
+        };
+        Ok(Target {
+            detected: detect::detected()?,
+            cgroup,
+            dir_name,
+            explicit_root: self.explicit_root,
+        })
+    }
+
+    pub(crate) fn set_limits(&self, limits: &Limits) -> io::Result<()> {
+        let target = self.target()?;
+        self.lock_limits().apply(&target, limits)
+    }
+
+    pub(crate) fn accounting_into(&self, out: &mut Accounting) -> io::Result<()> {
         match &self.tracker {
             Tracker::Cgroup { cgroup, .. } => {
-                spawn::into_cgroup(command, cgroup.procs.clone());
-                command.spawn()
+                let limits = self.lock_limits();
+                let is_v2 = cgroup.version == Version::V2;
+                accounting::from_cgroup(cgroup.dir_fd(), is_v2, limits.v1_memory(), out)
             }
-            Tracker::Group(group) => group.spawn(command),
+            Tracker::Group(group) => accounting::from_process_group(group.pgid(), out),
         }
+    }
+
+    pub(crate) fn events(&self) -> io::Result<Events> {
+        let mut monitor = self.monitor.lock().unwrap_or_else(|e| e.into_inner());
+        if monitor.is_none() {
+            let members = match &self.tracker {
+                Tracker::Cgroup { cgroup, .. } => Members::Cgroup(Arc::clone(cgroup)),
+                Tracker::Group(group) => Members::Group(Arc::clone(group)),
+            };
+            *monitor = Some(Monitor::start(members, Arc::clone(&self.limits))?);
+        }
+        Ok(monitor
+            .as_ref()
+            .map(Monitor::subscribe)
+            .expect("started above"))
+    }
+
+    pub(crate) fn limits(&self) -> io::Result<Limits> {
+        let target = self.target()?;
+        self.lock_limits().read_back(&target)
     }
 
     pub(crate) fn assign_child(&self, child: &Child) -> io::Result<()> {
@@ -240,20 +350,26 @@ impl Job {
 
     pub(crate) fn assign_pid(&self, pid: u32) -> io::Result<()> {
         match &self.tracker {
-            Tracker::Cgroup { cgroup, .. } => cgroup.write_pid(pid),
-            Tracker::Group(group) if pid == std::process::id() => group.assign_current(),
-            Tracker::Group(_) => Err(unsupported(format!(
-                "process-group mode cannot move pid {pid} into the job: a process can join a \
-                 group only before it runs a new program; spawn it with Job::spawn instead"
-            ))),
+            Tracker::Cgroup { cgroup, .. } => cgroup.write_pid(pid)?,
+            Tracker::Group(group) if pid == std::process::id() => group.assign_current()?,
+            Tracker::Group(_) => {
+                return Err(unsupported(format!(
+                    "process-group mode cannot move pid {pid} into the job: a process can join \
+                     a group only before it runs a new program; spawn it with Job::spawn instead"
+                )));
+            }
         }
+        self.tell_monitor(pid);
+        Ok(())
     }
 
     pub(crate) fn assign_current_process(&self) -> io::Result<()> {
         match &self.tracker {
-            Tracker::Cgroup { cgroup, .. } => cgroup.write_pid(0),
-            Tracker::Group(group) => group.assign_current(),
+            Tracker::Cgroup { cgroup, .. } => cgroup.write_pid(0)?,
+            Tracker::Group(group) => group.assign_current()?,
         }
+        self.tell_monitor(std::process::id());
+        Ok(())
     }
 
     pub(crate) fn contains_child(&self, child: &Child) -> io::Result<bool> {
@@ -306,6 +422,25 @@ impl Job {
 
 impl Drop for Job {
     fn drop(&mut self) {
+        // Stop the event thread first: it reads the directories removed below.
+        drop(
+            self.monitor
+                .get_mut()
+                .unwrap_or_else(|e| e.into_inner())
+                .take(),
+        );
+        self.drop_tracker();
+        if matches!(
+            &self.tracker,
+            Tracker::Group(_) | Tracker::Cgroup { created: true, .. }
+        ) {
+            self.lock_limits().remove_dirs();
+        }
+    }
+}
+
+impl Job {
+    fn drop_tracker(&mut self) {
         match &mut self.tracker {
             Tracker::Cgroup {
                 cgroup,
@@ -437,5 +572,6 @@ pub(crate) fn capabilities() -> io::Result<Capabilities> {
         kill_on_owner_crash: detected.has_shell,
         atomic_terminate: atomic,
         reason: detected.reason.clone(),
+        limits: limits::support(detected, mode, root),
     })
 }

@@ -114,11 +114,11 @@ impl ProcessGroup {
         Ok(())
     }
 
+    /// True if `pid` is in the group. An exited process that was not reaped
+    /// yet still is, as it is still in its cgroup in the cgroup modes.
     pub(crate) fn contains(&self, pid: u32) -> io::Result<bool> {
         let stat = read_stat(pid)?;
-        Ok(self
-            .pgid()
-            .is_some_and(|pgid| stat.pgid == pgid && stat.state != 'Z'))
+        Ok(self.pgid().is_some_and(|pgid| stat.pgid == pgid))
     }
 
     pub(crate) fn pids(&self) -> io::Result<Vec<u32>> {

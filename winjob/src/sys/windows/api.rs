@@ -11,8 +11,14 @@
 //! - A wrapper is named after the call it wraps, in `lower_snake_case`, and
 //!   returns `io::Result`, with std's owned types: `OwnedHandle` for a handle
 //!   this process must close, `BorrowedHandle` for one it only uses.
-//! - No raw Win32 type leaves this file: callers see `u32`, `usize`, handles
-//!   and the small owning types defined here.
+//! - No raw Win32 handle or pointer leaves this file: callers see `u32`,
+//!   `usize`, handles and the small owning types defined here. The one
+//!   exception is the plain-data `JOBOBJECT_*` structures of the limit
+//!   classes, which `info.rs` encodes and decodes: `bindings` is visible to
+//!   the backend for that, and its functions stay unusable there (calling
+//!   them is `unsafe`, which is denied outside this file and its children).
+//! - Reading a union field is `unsafe` too; those reads are in `unions.rs`,
+//!   a child of this file.
 //!
 //! The wrappers add nothing but safety: which call to make, in what order, and
 //! what an error means to the caller is decided by the safe files around it.
@@ -27,30 +33,40 @@ use std::os::windows::io::{
 };
 use std::ptr::{self, NonNull};
 use std::sync::OnceLock;
+use std::time::Duration;
 
 #[rustfmt::skip]
 #[path = "bindings.rs"]
-mod bindings;
+pub(super) mod bindings;
+#[path = "unions.rs"]
+mod unions;
 
 use self::bindings as b;
+pub(super) use self::unions::{cpu_rate_dword, notification2_unions, violation2_unions};
 
 // Constants the safe files need, with the types the calls take. The generated
 // bindings spell most of them `i32`; `cast_unsigned` is the checked-by-type,
 // bit-preserving conversion (every value here is small and positive).
 pub(crate) const CREATE_SUSPENDED: u32 = b::CREATE_SUSPENDED.cast_unsigned();
 pub(crate) const CREATE_NEW_PROCESS_GROUP: u32 = b::CREATE_NEW_PROCESS_GROUP.cast_unsigned();
-pub(crate) const JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE: u32 =
-    b::JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE.cast_unsigned();
-pub(crate) const JOB_OBJECT_LIMIT_BREAKAWAY_OK: u32 =
-    b::JOB_OBJECT_LIMIT_BREAKAWAY_OK.cast_unsigned();
-pub(crate) const JOB_OBJECT_LIMIT_SILENT_BREAKAWAY_OK: u32 =
-    b::JOB_OBJECT_LIMIT_SILENT_BREAKAWAY_OK.cast_unsigned();
 pub(crate) const JOB_OBJECT_MSG_NEW_PROCESS: u32 = b::JOB_OBJECT_MSG_NEW_PROCESS.cast_unsigned();
 pub(crate) const JOB_OBJECT_MSG_EXIT_PROCESS: u32 = b::JOB_OBJECT_MSG_EXIT_PROCESS.cast_unsigned();
 pub(crate) const JOB_OBJECT_MSG_ABNORMAL_EXIT_PROCESS: u32 =
     b::JOB_OBJECT_MSG_ABNORMAL_EXIT_PROCESS.cast_unsigned();
 pub(crate) const JOB_OBJECT_MSG_ACTIVE_PROCESS_ZERO: u32 =
     b::JOB_OBJECT_MSG_ACTIVE_PROCESS_ZERO.cast_unsigned();
+pub(crate) const JOB_OBJECT_MSG_END_OF_JOB_TIME: u32 =
+    b::JOB_OBJECT_MSG_END_OF_JOB_TIME.cast_unsigned();
+pub(crate) const JOB_OBJECT_MSG_END_OF_PROCESS_TIME: u32 =
+    b::JOB_OBJECT_MSG_END_OF_PROCESS_TIME.cast_unsigned();
+pub(crate) const JOB_OBJECT_MSG_ACTIVE_PROCESS_LIMIT: u32 =
+    b::JOB_OBJECT_MSG_ACTIVE_PROCESS_LIMIT.cast_unsigned();
+pub(crate) const JOB_OBJECT_MSG_PROCESS_MEMORY_LIMIT: u32 =
+    b::JOB_OBJECT_MSG_PROCESS_MEMORY_LIMIT.cast_unsigned();
+pub(crate) const JOB_OBJECT_MSG_JOB_MEMORY_LIMIT: u32 =
+    b::JOB_OBJECT_MSG_JOB_MEMORY_LIMIT.cast_unsigned();
+pub(crate) const JOB_OBJECT_MSG_NOTIFICATION_LIMIT: u32 =
+    b::JOB_OBJECT_MSG_NOTIFICATION_LIMIT.cast_unsigned();
 pub(crate) const PROCESS_SET_QUOTA: u32 = b::PROCESS_SET_QUOTA.cast_unsigned();
 pub(crate) const PROCESS_TERMINATE: u32 = b::PROCESS_TERMINATE.cast_unsigned();
 pub(crate) const PROCESS_QUERY_INFORMATION: u32 = b::PROCESS_QUERY_INFORMATION.cast_unsigned();
@@ -66,9 +82,14 @@ pub(crate) const ERROR_FILE_NOT_FOUND: i32 = b::ERROR_FILE_NOT_FOUND;
 pub(crate) const ERROR_INVALID_HANDLE: i32 = b::ERROR_INVALID_HANDLE;
 pub(crate) const ERROR_INVALID_NAME: i32 = b::ERROR_INVALID_NAME;
 pub(crate) const ERROR_INVALID_PARAMETER: i32 = b::ERROR_INVALID_PARAMETER;
+pub(crate) const ERROR_INVALID_FUNCTION: i32 = b::ERROR_INVALID_FUNCTION;
+pub(crate) const ERROR_NOT_SUPPORTED: i32 = b::ERROR_NOT_SUPPORTED;
+pub(crate) const ERROR_CALL_NOT_IMPLEMENTED: i32 = b::ERROR_CALL_NOT_IMPLEMENTED;
+const ERROR_INSUFFICIENT_BUFFER: i32 = b::ERROR_INSUFFICIENT_BUFFER;
 pub(crate) const ERROR_PATH_NOT_FOUND: i32 = b::ERROR_PATH_NOT_FOUND;
 const ERROR_MORE_DATA: i32 = b::ERROR_MORE_DATA;
 const ERROR_NO_MORE_FILES: i32 = b::ERROR_NO_MORE_FILES;
+const WAIT_TIMEOUT: i32 = b::WAIT_TIMEOUT;
 
 /// The size of `T` as the `u32` that Win32 length parameters take, checked
 /// at compile time.
@@ -241,28 +262,43 @@ pub(crate) fn is_process_in_job(
 ///
 /// # Safety
 ///
-/// `CLASS` must be the class whose data has exactly the layout of `Self`.
-unsafe trait JobInformation: Copy + Default {
+/// `CLASS` must be the class whose data has exactly the layout of `Self`, and
+/// every bit pattern the system writes must be a valid `Self` (plain integers,
+/// or pointers that are never dereferenced).
+pub(super) unsafe trait JobInformation: Copy + Default {
+    /// The information class.
     const CLASS: b::JOBOBJECTINFOCLASS;
 }
 
-// SAFETY: class 9 takes a JOBOBJECT_EXTENDED_LIMIT_INFORMATION.
-unsafe impl JobInformation for b::JOBOBJECT_EXTENDED_LIMIT_INFORMATION {
-    const CLASS: b::JOBOBJECTINFOCLASS = b::JobObjectExtendedLimitInformation;
+macro_rules! job_information {
+    ($($class:ident => $ty:ident;)*) => {$(
+        // SAFETY: the Windows SDK pairs class `$class` with `$ty`, whose
+        // generated layout is pinned to the SDK's size in `info.rs`; every
+        // field is a plain integer (or a pointer only ever compared).
+        unsafe impl JobInformation for b::$ty {
+            const CLASS: b::JOBOBJECTINFOCLASS = b::$class;
+        }
+    )*};
 }
 
-// SAFETY: class 1 fills a JOBOBJECT_BASIC_ACCOUNTING_INFORMATION.
-unsafe impl JobInformation for b::JOBOBJECT_BASIC_ACCOUNTING_INFORMATION {
-    const CLASS: b::JOBOBJECTINFOCLASS = b::JobObjectBasicAccountingInformation;
+job_information! {
+    JobObjectBasicAccountingInformation => JOBOBJECT_BASIC_ACCOUNTING_INFORMATION;
+    JobObjectBasicAndIoAccountingInformation => JOBOBJECT_BASIC_AND_IO_ACCOUNTING_INFORMATION;
+    JobObjectAssociateCompletionPortInformation => JOBOBJECT_ASSOCIATE_COMPLETION_PORT;
+    JobObjectExtendedLimitInformation => JOBOBJECT_EXTENDED_LIMIT_INFORMATION;
+    JobObjectBasicUIRestrictions => JOBOBJECT_BASIC_UI_RESTRICTIONS;
+    JobObjectEndOfJobTimeInformation => JOBOBJECT_END_OF_JOB_TIME_INFORMATION;
+    JobObjectCpuRateControlInformation => JOBOBJECT_CPU_RATE_CONTROL_INFORMATION;
+    JobObjectNetRateControlInformation => JOBOBJECT_NET_RATE_CONTROL_INFORMATION;
+    JobObjectNotificationLimitInformation => JOBOBJECT_NOTIFICATION_LIMIT_INFORMATION;
+    JobObjectNotificationLimitInformation2 => JOBOBJECT_NOTIFICATION_LIMIT_INFORMATION_2;
+    JobObjectLimitViolationInformation => JOBOBJECT_LIMIT_VIOLATION_INFORMATION;
+    JobObjectLimitViolationInformation2 => JOBOBJECT_LIMIT_VIOLATION_INFORMATION_2;
 }
 
-// SAFETY: class 7 takes a JOBOBJECT_ASSOCIATE_COMPLETION_PORT.
-unsafe impl JobInformation for b::JOBOBJECT_ASSOCIATE_COMPLETION_PORT {
-    const CLASS: b::JOBOBJECTINFOCLASS = b::JobObjectAssociateCompletionPortInformation;
-}
-
-/// `SetInformationJobObject` for a fixed-size class.
-fn set_information_job_object<T: JobInformation>(
+/// `SetInformationJobObject` for a fixed-size class: one call, the whole
+/// structure.
+pub(super) fn set_information_job_object<T: JobInformation>(
     job: BorrowedHandle<'_>,
     info: &T,
 ) -> io::Result<()> {
@@ -275,7 +311,9 @@ fn set_information_job_object<T: JobInformation>(
 }
 
 /// `QueryInformationJobObject` for a fixed-size class.
-fn query_information_job_object<T: JobInformation>(job: BorrowedHandle<'_>) -> io::Result<T> {
+pub(super) fn query_information_job_object<T: JobInformation>(
+    job: BorrowedHandle<'_>,
+) -> io::Result<T> {
     let mut info = T::default();
     let data: *mut T = &mut info;
     // SAFETY: `data` points to a writable `T` of the size passed, the layout
@@ -292,14 +330,200 @@ fn query_information_job_object<T: JobInformation>(job: BorrowedHandle<'_>) -> i
     Ok(info)
 }
 
-/// `SetInformationJobObject(JobObjectExtendedLimitInformation)` with only
-/// `BasicLimitInformation.LimitFlags` set. The caller keeps its own copy of the
-/// flags (Wine's query of this class returns zeros, so query-modify-set would
-/// lose them).
-pub(crate) fn set_extended_limit_flags(job: BorrowedHandle<'_>, flags: u32) -> io::Result<()> {
-    let mut info = b::JOBOBJECT_EXTENDED_LIMIT_INFORMATION::default();
-    info.BasicLimitInformation.LimitFlags = flags;
-    set_information_job_object(job, &info)
+/// `SetInformationJobObject(JobObjectGroupInformationEx)` with `groups`.
+pub(super) fn set_group_information_ex(
+    job: BorrowedHandle<'_>,
+    groups: &[b::GROUP_AFFINITY],
+) -> io::Result<()> {
+    let length = u32::try_from(mem::size_of_val(groups))
+        .map_err(|_| io::Error::other(format!("{} group affinities are too many", groups.len())))?;
+    // SAFETY: `groups` is `length` readable bytes of GROUP_AFFINITY entries,
+    // the array class 14 takes.
+    cvt(unsafe {
+        b::SetInformationJobObject(
+            raw(job),
+            b::JobObjectGroupInformationEx,
+            groups.as_ptr().cast(),
+            length,
+        )
+    })
+}
+
+/// `QueryInformationJobObject(JobObjectGroupInformationEx)`, the buffer
+/// growing until the whole array fits.
+pub(super) fn query_group_information_ex(
+    job: BorrowedHandle<'_>,
+) -> io::Result<Vec<b::GROUP_AFFINITY>> {
+    let entry = mem::size_of::<b::GROUP_AFFINITY>();
+    let mut capacity = 4usize;
+    loop {
+        let mut groups = vec![b::GROUP_AFFINITY::default(); capacity];
+        let length = u32::try_from(mem::size_of_val(groups.as_slice()))
+            .map_err(|_| io::Error::other("the group affinity list is too large"))?;
+        let mut returned = 0u32;
+        // SAFETY: `groups` is `length` writable bytes, aligned for
+        // GROUP_AFFINITY; `returned` is a valid out pointer.
+        let ok = unsafe {
+            b::QueryInformationJobObject(
+                raw(job),
+                b::JobObjectGroupInformationEx,
+                groups.as_mut_ptr().cast(),
+                length,
+                &mut returned,
+            )
+        };
+        match cvt(ok) {
+            Ok(()) => {
+                let count = usize::try_from(returned).unwrap_or(usize::MAX) / entry;
+                groups.truncate(count);
+                return Ok(groups);
+            }
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(ERROR_MORE_DATA | ERROR_INSUFFICIENT_BUFFER)
+                ) && capacity < 1024 =>
+            {
+                capacity *= 4;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// The I/O rate control functions of kernel32, found at run time: Windows
+/// documents them as unsupported from Windows 10 1607 on, and Wine 8.0 lacks
+/// them, so importing them would keep every program from loading there.
+struct IoRateFunctions {
+    set: b::SetIoRateControlInformationJobObject,
+    query: b::QueryIoRateControlInformationJobObject,
+    free: b::FreeMemoryJobObject,
+}
+
+fn io_rate_functions() -> Option<&'static IoRateFunctions> {
+    static FUNCTIONS: OnceLock<Option<IoRateFunctions>> = OnceLock::new();
+    FUNCTIONS
+        .get_or_init(|| {
+            let name = WideCString::new("kernel32.dll")?;
+            // SAFETY: the name is NUL-terminated; kernel32 is loaded in every
+            // process and never unloaded.
+            let module = unsafe { b::GetModuleHandleW(name.as_ptr()) };
+            if module.is_null() {
+                return None;
+            }
+            let find = |symbol: &CStr| {
+                // SAFETY: `module` is loaded; `symbol` is NUL-terminated.
+                unsafe { b::GetProcAddress(module, symbol.as_ptr().cast()) }
+            };
+            let set = find(c"SetIoRateControlInformationJobObject")?;
+            let query = find(c"QueryIoRateControlInformationJobObject")?;
+            let free = find(c"FreeMemoryJobObject")?;
+            type Farproc = unsafe extern "system" fn() -> isize;
+            Some(IoRateFunctions {
+                // SAFETY: kernel32's SetIoRateControlInformationJobObject has
+                // the signature of the generated alias; only the type changes.
+                set: unsafe {
+                    mem::transmute::<Farproc, b::SetIoRateControlInformationJobObject>(set)
+                },
+                // SAFETY: likewise for QueryIoRateControlInformationJobObject.
+                query: unsafe {
+                    mem::transmute::<Farproc, b::QueryIoRateControlInformationJobObject>(query)
+                },
+                // SAFETY: likewise for FreeMemoryJobObject.
+                free: unsafe { mem::transmute::<Farproc, b::FreeMemoryJobObject>(free) },
+            })
+        })
+        .as_ref()
+}
+
+/// `SetIoRateControlInformationJobObject(job, info)` with `VolumeName` set
+/// to `volume` (or NULL). `None` when this system has no such function.
+pub(super) fn set_io_rate_control_information_job_object(
+    job: BorrowedHandle<'_>,
+    info: &b::JOBOBJECT_IO_RATE_CONTROL_INFORMATION,
+    volume: Option<&WideCString>,
+) -> Option<io::Result<()>> {
+    let functions = io_rate_functions()?;
+    let info = b::JOBOBJECT_IO_RATE_CONTROL_INFORMATION {
+        VolumeName: volume.map_or(ptr::null(), WideCString::as_ptr),
+        ..*info
+    };
+    // SAFETY: `info` is a valid structure whose volume name (if any) is
+    // NUL-terminated and outlives the call.
+    let result = unsafe { (functions.set)(raw(job), &info) };
+    // Documented: nonzero on success, zero and GetLastError on failure.
+    Some(if result == 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    })
+}
+
+/// One block of `QueryIoRateControlInformationJobObject`: the structure with
+/// `VolumeName` cleared, and that name (empty for all volumes).
+pub(super) type IoRateBlock = (b::JOBOBJECT_IO_RATE_CONTROL_INFORMATION, String);
+
+/// `QueryIoRateControlInformationJobObject(job, NULL, ..)`: every block.
+/// `None` when this system has no such function.
+pub(super) fn query_io_rate_control_information_job_object(
+    job: BorrowedHandle<'_>,
+) -> Option<io::Result<Vec<IoRateBlock>>> {
+    let functions = io_rate_functions()?;
+    let mut blocks: *mut b::JOBOBJECT_IO_RATE_CONTROL_INFORMATION = ptr::null_mut();
+    let mut count = 0u32;
+    // SAFETY: both out pointers are valid; a NULL volume asks for all.
+    let result = unsafe { (functions.query)(raw(job), ptr::null(), &mut blocks, &mut count) };
+    if result == 0 {
+        return Some(Err(io::Error::last_os_error()));
+    }
+    if blocks.is_null() {
+        return Some(Ok(Vec::new()));
+    }
+    let count = usize::try_from(count).unwrap_or(0);
+    // SAFETY: the system allocated `count` blocks at `blocks`, valid and not
+    // written to until FreeMemoryJobObject below, after the last use.
+    let allocated = unsafe { std::slice::from_raw_parts(blocks, count) };
+    let mut out = Vec::with_capacity(count);
+    for &block in allocated {
+        let mut units = Vec::new();
+        let mut unit_ptr = block.VolumeName;
+        while !unit_ptr.is_null() {
+            // SAFETY: the volume name is NUL-terminated and lives in the same
+            // allocation; the loop stops at the NUL, before its end.
+            let unit = unsafe { *unit_ptr };
+            if unit == 0 {
+                break;
+            }
+            units.push(unit);
+            unit_ptr = unit_ptr.wrapping_add(1);
+        }
+        let block = b::JOBOBJECT_IO_RATE_CONTROL_INFORMATION {
+            VolumeName: ptr::null(),
+            ..block
+        };
+        out.push((block, String::from_utf16_lossy(&units)));
+    }
+    // SAFETY: `blocks` came from the query above and is freed once; nothing
+    // points into it any more (the names were copied, the pointers cleared).
+    unsafe { (functions.free)(blocks.cast()) };
+    Some(Ok(out))
+}
+
+/// `GetPriorityClass(process)`.
+pub(crate) fn get_priority_class(process: BorrowedHandle<'_>) -> io::Result<u32> {
+    // SAFETY: the handle is valid for the duration of the call.
+    match unsafe { b::GetPriorityClass(raw(process)) } {
+        0 => Err(io::Error::last_os_error()),
+        class => Ok(class),
+    }
+}
+
+/// `GetProcessAffinityMask(process)`: the process's mask and the system's.
+pub(crate) fn get_process_affinity_mask(process: BorrowedHandle<'_>) -> io::Result<(usize, usize)> {
+    let (mut mine, mut system) = (0usize, 0usize);
+    // SAFETY: the handle is valid; both out pointers are valid.
+    cvt(unsafe { b::GetProcessAffinityMask(raw(process), &mut mine, &mut system) })?;
+    Ok((mine, system))
 }
 
 /// `SetInformationJobObject(JobObjectAssociateCompletionPortInformation)`:
@@ -418,27 +642,43 @@ pub(crate) struct Completion {
     pub(crate) overlapped: usize,
 }
 
-/// `GetQueuedCompletionStatusEx(port, .., INFINITE, FALSE)`: blocks until at
-/// least one packet arrives, then appends up to 16 of them to `out`.
+/// `GetQueuedCompletionStatusEx(port, .., timeout, FALSE)`: waits until at
+/// least one packet arrives, then appends up to 16 of them to `out`. With a
+/// `timeout` (`None`: `INFINITE`; rounded up to whole milliseconds, capped
+/// just below `INFINITE`), returns `Ok` with nothing appended when it passes.
+/// A zero timeout only takes what is already queued.
 pub(crate) fn get_queued_completion_status_ex(
     port: BorrowedHandle<'_>,
     out: &mut Vec<Completion>,
+    timeout: Option<Duration>,
 ) -> io::Result<()> {
+    let milliseconds = match timeout {
+        None => b::INFINITE,
+        Some(t) => {
+            let rounded = t.as_micros().div_ceil(1000);
+            u32::try_from(rounded).map_or(b::INFINITE - 1, |ms| ms.min(b::INFINITE - 1))
+        }
+    };
     let mut entries = [b::OVERLAPPED_ENTRY::default(); 16];
     let capacity = u32::try_from(entries.len()).unwrap_or(1);
     let mut removed = 0u32;
     // SAFETY: `entries` has room for `capacity` entries; `removed` is a valid
     // out pointer; the wait is not alertable.
-    cvt(unsafe {
+    let result = cvt(unsafe {
         b::GetQueuedCompletionStatusEx(
             raw(port),
             entries.as_mut_ptr(),
             capacity,
             &mut removed,
-            b::INFINITE,
+            milliseconds,
             0,
         )
-    })?;
+    });
+    match result {
+        Ok(()) => {}
+        Err(e) if timeout.is_some() && e.raw_os_error() == Some(WAIT_TIMEOUT) => return Ok(()),
+        Err(e) => return Err(e),
+    }
     let removed = usize::try_from(removed)
         .unwrap_or(usize::MAX)
         .min(entries.len());
@@ -474,6 +714,17 @@ pub(crate) fn get_exit_code_process(process: BorrowedHandle<'_>) -> io::Result<u
     // SAFETY: the handle is valid; `code` is a valid out pointer.
     cvt(unsafe { b::GetExitCodeProcess(raw(process), &mut code) })?;
     Ok(code)
+}
+
+/// `GetProcessHandleCount(GetCurrentProcess())`: how many handles this
+/// process has open (for the tests that check nothing leaks).
+#[cfg(test)]
+pub(crate) fn get_process_handle_count() -> io::Result<u32> {
+    let mut count = 0u32;
+    // SAFETY: the pseudo-handle is always valid; `count` is a valid out
+    // pointer.
+    cvt(unsafe { b::GetProcessHandleCount(raw(get_current_process()), &mut count) })?;
+    Ok(count)
 }
 
 /// `GetCurrentProcess()`: the pseudo-handle of the calling process, valid for

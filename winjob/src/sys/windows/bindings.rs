@@ -23,11 +23,15 @@ windows_link::link!("kernel32.dll" "system" fn CreateIoCompletionPort(filehandle
 windows_link::link!("kernel32.dll" "system" fn CreateJobObjectW(lpjobattributes : *const SECURITY_ATTRIBUTES, lpname : PCWSTR) -> HANDLE);
 windows_link::link!("kernel32.dll" "system" fn CreateToolhelp32Snapshot(dwflags : u32, th32processid : u32) -> HANDLE);
 windows_link::link!("user32.dll" "system" fn EnumWindows(lpenumfunc : WNDENUMPROC, lparam : LPARAM) -> BOOL);
+windows_link::link!("kernel32.dll" "system" fn FreeMemoryJobObject(buffer : *const core::ffi::c_void));
 windows_link::link!("kernel32.dll" "system" fn GenerateConsoleCtrlEvent(dwctrlevent : u32, dwprocessgroupid : u32) -> BOOL);
 windows_link::link!("kernel32.dll" "system" fn GetCurrentProcess() -> HANDLE);
 windows_link::link!("kernel32.dll" "system" fn GetExitCodeProcess(hprocess : HANDLE, lpexitcode : *mut u32) -> BOOL);
 windows_link::link!("kernel32.dll" "system" fn GetModuleHandleW(lpmodulename : PCWSTR) -> HMODULE);
+windows_link::link!("kernel32.dll" "system" fn GetPriorityClass(hprocess : HANDLE) -> u32);
 windows_link::link!("kernel32.dll" "system" fn GetProcAddress(hmodule : HMODULE, lpprocname : PCSTR) -> FARPROC);
+windows_link::link!("kernel32.dll" "system" fn GetProcessAffinityMask(hprocess : HANDLE, lpprocessaffinitymask : *mut usize, lpsystemaffinitymask : *mut usize) -> BOOL);
+windows_link::link!("kernel32.dll" "system" fn GetProcessHandleCount(hprocess : HANDLE, pdwhandlecount : *mut u32) -> BOOL);
 windows_link::link!("kernel32.dll" "system" fn GetQueuedCompletionStatusEx(completionport : HANDLE, lpcompletionportentries : *mut OVERLAPPED_ENTRY, ulcount : u32, ulnumentriesremoved : *mut u32, dwmilliseconds : u32, falertable : BOOL) -> BOOL);
 windows_link::link!("user32.dll" "system" fn GetWindowThreadProcessId(hwnd : HWND, lpdwprocessid : *mut u32) -> u32);
 windows_link::link!("kernel32.dll" "system" fn IsProcessInJob(processhandle : HANDLE, jobhandle : HANDLE, result : *mut BOOL) -> BOOL);
@@ -39,11 +43,15 @@ windows_link::link!("kernel32.dll" "system" fn OpenThread(dwdesiredaccess : u32,
 windows_link::link!("user32.dll" "system" fn PostMessageW(hwnd : HWND, msg : u32, wparam : WPARAM, lparam : LPARAM) -> BOOL);
 windows_link::link!("kernel32.dll" "system" fn PostQueuedCompletionStatus(completionport : HANDLE, dwnumberofbytestransferred : u32, dwcompletionkey : usize, lpoverlapped : *const OVERLAPPED) -> BOOL);
 windows_link::link!("kernel32.dll" "system" fn QueryInformationJobObject(hjob : HANDLE, jobobjectinformationclass : JOBOBJECTINFOCLASS, lpjobobjectinformation : *mut core::ffi::c_void, cbjobobjectinformationlength : u32, lpreturnlength : *mut u32) -> BOOL);
+windows_link::link!("kernel32.dll" "system" fn QueryIoRateControlInformationJobObject(hjob : HANDLE, volumename : PCWSTR, infoblocks : *mut *mut JOBOBJECT_IO_RATE_CONTROL_INFORMATION, infoblockcount : *mut u32) -> u32);
 windows_link::link!("kernel32.dll" "system" fn ResumeThread(hthread : HANDLE) -> u32);
 windows_link::link!("kernel32.dll" "system" fn SetInformationJobObject(hjob : HANDLE, jobobjectinformationclass : JOBOBJECTINFOCLASS, lpjobobjectinformation : *const core::ffi::c_void, cbjobobjectinformationlength : u32) -> BOOL);
+windows_link::link!("kernel32.dll" "system" fn SetIoRateControlInformationJobObject(hjob : HANDLE, ioratecontrolinfo : *const JOBOBJECT_IO_RATE_CONTROL_INFORMATION) -> u32);
 windows_link::link!("kernel32.dll" "system" fn TerminateJobObject(hjob : HANDLE, uexitcode : u32) -> BOOL);
 windows_link::link!("kernel32.dll" "system" fn Thread32First(hsnapshot : HANDLE, lpte : *mut THREADENTRY32) -> BOOL);
 windows_link::link!("kernel32.dll" "system" fn Thread32Next(hsnapshot : HANDLE, lpte : *mut THREADENTRY32) -> BOOL);
+pub const ABOVE_NORMAL_PRIORITY_CLASS: i32 = 32768;
+pub const BELOW_NORMAL_PRIORITY_CLASS: i32 = 16384;
 pub type BOOL = i32;
 pub const CREATE_NEW_PROCESS_GROUP: i32 = 512;
 pub const CREATE_SUSPENDED: i32 = 4;
@@ -51,19 +59,37 @@ pub const CTRL_BREAK_EVENT: i32 = 1;
 pub const ERROR_ACCESS_DENIED: i32 = 5;
 pub const ERROR_ALREADY_EXISTS: i32 = 183;
 pub const ERROR_BAD_PATHNAME: i32 = 161;
+pub const ERROR_CALL_NOT_IMPLEMENTED: i32 = 120;
 pub const ERROR_FILE_NOT_FOUND: i32 = 2;
+pub const ERROR_INSUFFICIENT_BUFFER: i32 = 122;
+pub const ERROR_INVALID_FUNCTION: i32 = 1;
 pub const ERROR_INVALID_HANDLE: i32 = 6;
 pub const ERROR_INVALID_NAME: i32 = 123;
 pub const ERROR_INVALID_PARAMETER: i32 = 87;
 pub const ERROR_MORE_DATA: i32 = 234;
+pub const ERROR_NOT_SUPPORTED: i32 = 50;
 pub const ERROR_NO_MORE_FILES: i32 = 18;
 pub const ERROR_PATH_NOT_FOUND: i32 = 3;
 pub type FARPROC = Option<unsafe extern "system" fn() -> isize>;
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct GROUP_AFFINITY {
+    pub Mask: KAFFINITY,
+    pub Group: u16,
+    pub Reserved: [u16; 3],
+}
+impl Default for GROUP_AFFINITY {
+    fn default() -> Self {
+        unsafe { core::mem::zeroed() }
+    }
+}
 pub type HANDLE = *mut core::ffi::c_void;
+pub const HIGH_PRIORITY_CLASS: i32 = 128;
 pub type HINSTANCE = *mut core::ffi::c_void;
 pub type HLOCAL = HANDLE;
 pub type HMODULE = HINSTANCE;
 pub type HWND = *mut core::ffi::c_void;
+pub const IDLE_PRIORITY_CLASS: i32 = 64;
 pub const INFINITE: u32 = 4294967295;
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
@@ -96,6 +122,12 @@ pub struct JOBOBJECT_BASIC_ACCOUNTING_INFORMATION {
 }
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
+pub struct JOBOBJECT_BASIC_AND_IO_ACCOUNTING_INFORMATION {
+    pub BasicInfo: JOBOBJECT_BASIC_ACCOUNTING_INFORMATION,
+    pub IoInfo: IO_COUNTERS,
+}
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
 pub struct JOBOBJECT_BASIC_LIMIT_INFORMATION {
     pub PerProcessUserTimeLimit: i64,
     pub PerJobUserTimeLimit: i64,
@@ -121,6 +153,45 @@ impl Default for JOBOBJECT_BASIC_PROCESS_ID_LIST {
 }
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
+pub struct JOBOBJECT_BASIC_UI_RESTRICTIONS {
+    pub UIRestrictionsClass: u32,
+}
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct JOBOBJECT_CPU_RATE_CONTROL_INFORMATION {
+    pub ControlFlags: u32,
+    pub Anonymous: JOBOBJECT_CPU_RATE_CONTROL_INFORMATION_0,
+}
+impl Default for JOBOBJECT_CPU_RATE_CONTROL_INFORMATION {
+    fn default() -> Self {
+        unsafe { core::mem::zeroed() }
+    }
+}
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub union JOBOBJECT_CPU_RATE_CONTROL_INFORMATION_0 {
+    pub CpuRate: u32,
+    pub Weight: u32,
+    pub Anonymous: JOBOBJECT_CPU_RATE_CONTROL_INFORMATION_0_0,
+}
+impl Default for JOBOBJECT_CPU_RATE_CONTROL_INFORMATION_0 {
+    fn default() -> Self {
+        unsafe { core::mem::zeroed() }
+    }
+}
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct JOBOBJECT_CPU_RATE_CONTROL_INFORMATION_0_0 {
+    pub MinRate: u16,
+    pub MaxRate: u16,
+}
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct JOBOBJECT_END_OF_JOB_TIME_INFORMATION {
+    pub EndOfJobTimeAction: u32,
+}
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
 pub struct JOBOBJECT_EXTENDED_LIMIT_INFORMATION {
     pub BasicLimitInformation: JOBOBJECT_BASIC_LIMIT_INFORMATION,
     pub IoInfo: IO_COUNTERS,
@@ -129,20 +200,243 @@ pub struct JOBOBJECT_EXTENDED_LIMIT_INFORMATION {
     pub PeakProcessMemoryUsed: usize,
     pub PeakJobMemoryUsed: usize,
 }
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct JOBOBJECT_IO_RATE_CONTROL_INFORMATION {
+    pub MaxIops: i64,
+    pub MaxBandwidth: i64,
+    pub ReservationIops: i64,
+    pub VolumeName: PCWSTR,
+    pub BaseIoSize: u32,
+    pub ControlFlags: u32,
+}
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct JOBOBJECT_LIMIT_VIOLATION_INFORMATION {
+    pub LimitFlags: u32,
+    pub ViolationLimitFlags: u32,
+    pub IoReadBytes: u64,
+    pub IoReadBytesLimit: u64,
+    pub IoWriteBytes: u64,
+    pub IoWriteBytesLimit: u64,
+    pub PerJobUserTime: i64,
+    pub PerJobUserTimeLimit: i64,
+    pub JobMemory: u64,
+    pub JobMemoryLimit: u64,
+    pub RateControlTolerance: JOBOBJECT_RATE_CONTROL_TOLERANCE,
+    pub RateControlToleranceLimit: JOBOBJECT_RATE_CONTROL_TOLERANCE,
+}
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct JOBOBJECT_LIMIT_VIOLATION_INFORMATION_2 {
+    pub LimitFlags: u32,
+    pub ViolationLimitFlags: u32,
+    pub IoReadBytes: u64,
+    pub IoReadBytesLimit: u64,
+    pub IoWriteBytes: u64,
+    pub IoWriteBytesLimit: u64,
+    pub PerJobUserTime: i64,
+    pub PerJobUserTimeLimit: i64,
+    pub JobMemory: u64,
+    pub Anonymous: JOBOBJECT_LIMIT_VIOLATION_INFORMATION_2_0,
+    pub Anonymous2: JOBOBJECT_LIMIT_VIOLATION_INFORMATION_2_1,
+    pub Anonymous3: JOBOBJECT_LIMIT_VIOLATION_INFORMATION_2_2,
+    pub JobLowMemoryLimit: u64,
+    pub IoRateControlTolerance: JOBOBJECT_RATE_CONTROL_TOLERANCE,
+    pub IoRateControlToleranceLimit: JOBOBJECT_RATE_CONTROL_TOLERANCE,
+    pub NetRateControlTolerance: JOBOBJECT_RATE_CONTROL_TOLERANCE,
+    pub NetRateControlToleranceLimit: JOBOBJECT_RATE_CONTROL_TOLERANCE,
+}
+impl Default for JOBOBJECT_LIMIT_VIOLATION_INFORMATION_2 {
+    fn default() -> Self {
+        unsafe { core::mem::zeroed() }
+    }
+}
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub union JOBOBJECT_LIMIT_VIOLATION_INFORMATION_2_0 {
+    pub JobHighMemoryLimit: u64,
+    pub JobMemoryLimit: u64,
+}
+impl Default for JOBOBJECT_LIMIT_VIOLATION_INFORMATION_2_0 {
+    fn default() -> Self {
+        unsafe { core::mem::zeroed() }
+    }
+}
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub union JOBOBJECT_LIMIT_VIOLATION_INFORMATION_2_1 {
+    pub RateControlTolerance: JOBOBJECT_RATE_CONTROL_TOLERANCE,
+    pub CpuRateControlTolerance: JOBOBJECT_RATE_CONTROL_TOLERANCE,
+}
+impl Default for JOBOBJECT_LIMIT_VIOLATION_INFORMATION_2_1 {
+    fn default() -> Self {
+        unsafe { core::mem::zeroed() }
+    }
+}
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub union JOBOBJECT_LIMIT_VIOLATION_INFORMATION_2_2 {
+    pub RateControlToleranceLimit: JOBOBJECT_RATE_CONTROL_TOLERANCE,
+    pub CpuRateControlToleranceLimit: JOBOBJECT_RATE_CONTROL_TOLERANCE,
+}
+impl Default for JOBOBJECT_LIMIT_VIOLATION_INFORMATION_2_2 {
+    fn default() -> Self {
+        unsafe { core::mem::zeroed() }
+    }
+}
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct JOBOBJECT_NET_RATE_CONTROL_INFORMATION {
+    pub MaxBandwidth: u64,
+    pub ControlFlags: JOB_OBJECT_NET_RATE_CONTROL_FLAGS,
+    pub DscpTag: u8,
+}
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct JOBOBJECT_NOTIFICATION_LIMIT_INFORMATION {
+    pub IoReadBytesLimit: u64,
+    pub IoWriteBytesLimit: u64,
+    pub PerJobUserTimeLimit: i64,
+    pub JobMemoryLimit: u64,
+    pub RateControlTolerance: JOBOBJECT_RATE_CONTROL_TOLERANCE,
+    pub RateControlToleranceInterval: JOBOBJECT_RATE_CONTROL_TOLERANCE_INTERVAL,
+    pub LimitFlags: u32,
+}
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct JOBOBJECT_NOTIFICATION_LIMIT_INFORMATION_2 {
+    pub IoReadBytesLimit: u64,
+    pub IoWriteBytesLimit: u64,
+    pub PerJobUserTimeLimit: i64,
+    pub Anonymous: JOBOBJECT_NOTIFICATION_LIMIT_INFORMATION_2_0,
+    pub Anonymous2: JOBOBJECT_NOTIFICATION_LIMIT_INFORMATION_2_1,
+    pub Anonymous3: JOBOBJECT_NOTIFICATION_LIMIT_INFORMATION_2_2,
+    pub LimitFlags: u32,
+    pub IoRateControlTolerance: JOBOBJECT_RATE_CONTROL_TOLERANCE,
+    pub JobLowMemoryLimit: u64,
+    pub IoRateControlToleranceInterval: JOBOBJECT_RATE_CONTROL_TOLERANCE_INTERVAL,
+    pub NetRateControlTolerance: JOBOBJECT_RATE_CONTROL_TOLERANCE,
+    pub NetRateControlToleranceInterval: JOBOBJECT_RATE_CONTROL_TOLERANCE_INTERVAL,
+}
+impl Default for JOBOBJECT_NOTIFICATION_LIMIT_INFORMATION_2 {
+    fn default() -> Self {
+        unsafe { core::mem::zeroed() }
+    }
+}
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub union JOBOBJECT_NOTIFICATION_LIMIT_INFORMATION_2_0 {
+    pub JobHighMemoryLimit: u64,
+    pub JobMemoryLimit: u64,
+}
+impl Default for JOBOBJECT_NOTIFICATION_LIMIT_INFORMATION_2_0 {
+    fn default() -> Self {
+        unsafe { core::mem::zeroed() }
+    }
+}
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub union JOBOBJECT_NOTIFICATION_LIMIT_INFORMATION_2_1 {
+    pub RateControlTolerance: JOBOBJECT_RATE_CONTROL_TOLERANCE,
+    pub CpuRateControlTolerance: JOBOBJECT_RATE_CONTROL_TOLERANCE,
+}
+impl Default for JOBOBJECT_NOTIFICATION_LIMIT_INFORMATION_2_1 {
+    fn default() -> Self {
+        unsafe { core::mem::zeroed() }
+    }
+}
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub union JOBOBJECT_NOTIFICATION_LIMIT_INFORMATION_2_2 {
+    pub RateControlToleranceInterval: JOBOBJECT_RATE_CONTROL_TOLERANCE_INTERVAL,
+    pub CpuRateControlToleranceInterval: JOBOBJECT_RATE_CONTROL_TOLERANCE_INTERVAL,
+}
+impl Default for JOBOBJECT_NOTIFICATION_LIMIT_INFORMATION_2_2 {
+    fn default() -> Self {
+        unsafe { core::mem::zeroed() }
+    }
+}
+pub type JOBOBJECT_RATE_CONTROL_TOLERANCE = i32;
+pub type JOBOBJECT_RATE_CONTROL_TOLERANCE_INTERVAL = i32;
+pub const JOB_OBJECT_CPU_RATE_CONTROL_ENABLE: i32 = 1;
+pub const JOB_OBJECT_CPU_RATE_CONTROL_HARD_CAP: i32 = 4;
+pub const JOB_OBJECT_CPU_RATE_CONTROL_MIN_MAX_RATE: i32 = 16;
+pub const JOB_OBJECT_CPU_RATE_CONTROL_NOTIFY: i32 = 8;
+pub const JOB_OBJECT_CPU_RATE_CONTROL_WEIGHT_BASED: i32 = 2;
+pub const JOB_OBJECT_IO_RATE_CONTROL_ENABLE: JOB_OBJECT_IO_RATE_CONTROL_FLAGS = 1;
+pub type JOB_OBJECT_IO_RATE_CONTROL_FLAGS = u32;
+pub const JOB_OBJECT_IO_RATE_CONTROL_FORCE_UNIT_ACCESS_ALL: JOB_OBJECT_IO_RATE_CONTROL_FLAGS = 4;
+pub const JOB_OBJECT_IO_RATE_CONTROL_FORCE_UNIT_ACCESS_ON_SOFT_CAP:
+    JOB_OBJECT_IO_RATE_CONTROL_FLAGS = 8;
+pub const JOB_OBJECT_IO_RATE_CONTROL_STANDALONE_VOLUME: JOB_OBJECT_IO_RATE_CONTROL_FLAGS = 2;
+pub const JOB_OBJECT_LIMIT_ACTIVE_PROCESS: i32 = 8;
+pub const JOB_OBJECT_LIMIT_AFFINITY: i32 = 16;
 pub const JOB_OBJECT_LIMIT_BREAKAWAY_OK: i32 = 2048;
+pub const JOB_OBJECT_LIMIT_DIE_ON_UNHANDLED_EXCEPTION: i32 = 1024;
+pub const JOB_OBJECT_LIMIT_IO_RATE_CONTROL: i32 = 524288;
+pub const JOB_OBJECT_LIMIT_JOB_MEMORY: i32 = 512;
+pub const JOB_OBJECT_LIMIT_JOB_MEMORY_HIGH: i32 = 512;
+pub const JOB_OBJECT_LIMIT_JOB_MEMORY_LOW: i32 = 32768;
+pub const JOB_OBJECT_LIMIT_JOB_READ_BYTES: i32 = 65536;
+pub const JOB_OBJECT_LIMIT_JOB_TIME: i32 = 4;
+pub const JOB_OBJECT_LIMIT_JOB_WRITE_BYTES: i32 = 131072;
 pub const JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE: i32 = 8192;
+pub const JOB_OBJECT_LIMIT_NET_RATE_CONTROL: i32 = 1048576;
+pub const JOB_OBJECT_LIMIT_PRESERVE_JOB_TIME: i32 = 64;
+pub const JOB_OBJECT_LIMIT_PRIORITY_CLASS: i32 = 32;
+pub const JOB_OBJECT_LIMIT_PROCESS_MEMORY: i32 = 256;
+pub const JOB_OBJECT_LIMIT_PROCESS_TIME: i32 = 2;
+pub const JOB_OBJECT_LIMIT_RATE_CONTROL: i32 = 262144;
+pub const JOB_OBJECT_LIMIT_SCHEDULING_CLASS: i32 = 128;
 pub const JOB_OBJECT_LIMIT_SILENT_BREAKAWAY_OK: i32 = 4096;
+pub const JOB_OBJECT_LIMIT_SUBSET_AFFINITY: i32 = 16384;
+pub const JOB_OBJECT_LIMIT_WORKINGSET: i32 = 1;
 pub const JOB_OBJECT_MSG_ABNORMAL_EXIT_PROCESS: i32 = 8;
+pub const JOB_OBJECT_MSG_ACTIVE_PROCESS_LIMIT: i32 = 3;
 pub const JOB_OBJECT_MSG_ACTIVE_PROCESS_ZERO: i32 = 4;
+pub const JOB_OBJECT_MSG_END_OF_JOB_TIME: i32 = 1;
+pub const JOB_OBJECT_MSG_END_OF_PROCESS_TIME: i32 = 2;
 pub const JOB_OBJECT_MSG_EXIT_PROCESS: i32 = 7;
+pub const JOB_OBJECT_MSG_JOB_MEMORY_LIMIT: i32 = 10;
 pub const JOB_OBJECT_MSG_NEW_PROCESS: i32 = 6;
+pub const JOB_OBJECT_MSG_NOTIFICATION_LIMIT: i32 = 11;
+pub const JOB_OBJECT_MSG_PROCESS_MEMORY_LIMIT: i32 = 9;
+pub const JOB_OBJECT_NET_RATE_CONTROL_DSCP_TAG: JOB_OBJECT_NET_RATE_CONTROL_FLAGS = 4;
+pub const JOB_OBJECT_NET_RATE_CONTROL_ENABLE: JOB_OBJECT_NET_RATE_CONTROL_FLAGS = 1;
+pub type JOB_OBJECT_NET_RATE_CONTROL_FLAGS = u32;
+pub const JOB_OBJECT_NET_RATE_CONTROL_MAX_BANDWIDTH: JOB_OBJECT_NET_RATE_CONTROL_FLAGS = 2;
+pub const JOB_OBJECT_POST_AT_END_OF_JOB: i32 = 1;
+pub const JOB_OBJECT_TERMINATE_AT_END_OF_JOB: i32 = 0;
+pub const JOB_OBJECT_UILIMIT_DESKTOP: i32 = 64;
+pub const JOB_OBJECT_UILIMIT_DISPLAYSETTINGS: i32 = 16;
+pub const JOB_OBJECT_UILIMIT_EXITWINDOWS: i32 = 128;
+pub const JOB_OBJECT_UILIMIT_GLOBALATOMS: i32 = 32;
+pub const JOB_OBJECT_UILIMIT_HANDLES: i32 = 1;
+pub const JOB_OBJECT_UILIMIT_IME: i32 = 256;
+pub const JOB_OBJECT_UILIMIT_READCLIPBOARD: i32 = 2;
+pub const JOB_OBJECT_UILIMIT_SYSTEMPARAMETERS: i32 = 8;
+pub const JOB_OBJECT_UILIMIT_WRITECLIPBOARD: i32 = 4;
 pub const JobObjectAssociateCompletionPortInformation: JOBOBJECTINFOCLASS = 7;
 pub const JobObjectBasicAccountingInformation: JOBOBJECTINFOCLASS = 1;
+pub const JobObjectBasicAndIoAccountingInformation: JOBOBJECTINFOCLASS = 8;
+pub const JobObjectBasicLimitInformation: JOBOBJECTINFOCLASS = 2;
 pub const JobObjectBasicProcessIdList: JOBOBJECTINFOCLASS = 3;
+pub const JobObjectBasicUIRestrictions: JOBOBJECTINFOCLASS = 4;
+pub const JobObjectCpuRateControlInformation: JOBOBJECTINFOCLASS = 15;
+pub const JobObjectEndOfJobTimeInformation: JOBOBJECTINFOCLASS = 6;
 pub const JobObjectExtendedLimitInformation: JOBOBJECTINFOCLASS = 9;
+pub const JobObjectGroupInformationEx: JOBOBJECTINFOCLASS = 14;
+pub const JobObjectLimitViolationInformation: JOBOBJECTINFOCLASS = 13;
+pub const JobObjectLimitViolationInformation2: JOBOBJECTINFOCLASS = 34;
+pub const JobObjectNetRateControlInformation: JOBOBJECTINFOCLASS = 32;
+pub const JobObjectNotificationLimitInformation: JOBOBJECTINFOCLASS = 12;
+pub const JobObjectNotificationLimitInformation2: JOBOBJECTINFOCLASS = 33;
+pub type KAFFINITY = usize;
 pub const LOAD_LIBRARY_SEARCH_SYSTEM32: i32 = 2048;
 pub type LPARAM = isize;
 pub type LPOVERLAPPED = *mut OVERLAPPED;
+pub const NORMAL_PRIORITY_CLASS: i32 = 32;
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct OVERLAPPED {
@@ -188,6 +482,7 @@ pub const PROCESS_QUERY_LIMITED_INFORMATION: i32 = 4096;
 pub const PROCESS_SET_QUOTA: i32 = 256;
 pub const PROCESS_TERMINATE: i32 = 1;
 pub type PSECURITY_DESCRIPTOR = *mut core::ffi::c_void;
+pub const REALTIME_PRIORITY_CLASS: i32 = 256;
 pub const SDDL_REVISION_1: i32 = 1;
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
@@ -210,6 +505,13 @@ pub struct THREADENTRY32 {
     pub dwFlags: u32,
 }
 pub const THREAD_SUSPEND_RESUME: i32 = 2;
+pub const ToleranceHigh: JOBOBJECT_RATE_CONTROL_TOLERANCE = 3;
+pub const ToleranceIntervalLong: JOBOBJECT_RATE_CONTROL_TOLERANCE_INTERVAL = 3;
+pub const ToleranceIntervalMedium: JOBOBJECT_RATE_CONTROL_TOLERANCE_INTERVAL = 2;
+pub const ToleranceIntervalShort: JOBOBJECT_RATE_CONTROL_TOLERANCE_INTERVAL = 1;
+pub const ToleranceLow: JOBOBJECT_RATE_CONTROL_TOLERANCE = 1;
+pub const ToleranceMedium: JOBOBJECT_RATE_CONTROL_TOLERANCE = 2;
+pub const WAIT_TIMEOUT: i32 = 258;
 pub const WM_CLOSE: i32 = 16;
 pub type WNDENUMPROC = Option<unsafe extern "system" fn(param0: HWND, param1: LPARAM) -> BOOL>;
 pub type WPARAM = usize;

@@ -9,10 +9,12 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::api::{self, WideCString};
+use super::limits::SharedState;
 use super::monitor::Monitor;
 use super::stop::Leaders;
-use crate::error::{invalid_input, not_found, with_context};
-use crate::os::windows::Breakaway;
+use super::types::Breakaway;
+use crate::error::{invalid_input, not_found, unsupported, with_context};
+use crate::event::Events;
 use crate::sys::CreateOptions;
 
 /// `JOB_OBJECT_ALL_ACCESS`: what [`Job::open`] asks for.
@@ -66,7 +68,11 @@ pub(crate) struct Job {
     pub(super) monitor: Option<Monitor>,
     pub(super) handle: OwnedHandle,
     pub(super) name: Option<String>,
-    pub(super) kill_on_drop: bool,
+    /// Created by this process (rather than opened by name): only such a job
+    /// is kill-on-drop, when its kill-on-close flag is set.
+    pub(super) created: bool,
+    /// The limits this process has set (`limits.rs`).
+    pub(super) state: SharedState,
     pub(super) new_process_groups: bool,
     /// The console process groups started by `spawn`, for `request_stop`.
     pub(super) leaders: Leaders,
@@ -101,34 +107,20 @@ impl Job {
         let monitor = Monitor::start(handle.as_handle())
             .map_err(|e| with_context(e, "cannot attach a completion port to the new job"))?;
 
-        // Our own copy of the flags, set once: never query-modify-set (Wine
-        // answers the query with zeros).
-        let mut flags = 0;
-        if common.kill_on_drop {
-            flags |= api::JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
-        }
-        match options.breakaway {
-            Breakaway::Never => {}
-            Breakaway::Allowed => flags |= api::JOB_OBJECT_LIMIT_BREAKAWAY_OK,
-            Breakaway::Silent => flags |= api::JOB_OBJECT_LIMIT_SILENT_BREAKAWAY_OK,
-        }
-        if flags != 0 {
-            api::set_extended_limit_flags(handle.as_handle(), flags).map_err(|e| {
-                with_context(
-                    e,
-                    "SetInformationJobObject(JobObjectExtendedLimitInformation) failed",
-                )
-            })?;
-        }
-
-        Ok(Job {
+        let job = Job {
             monitor: Some(monitor),
             handle,
             name: common.name.map(str::to_owned),
-            kill_on_drop: common.kill_on_drop,
+            created: true,
+            state: SharedState::default(),
             new_process_groups: options.new_process_groups,
             leaders: Leaders::default(),
-        })
+        };
+        // Kill-on-close, breakaway and the portable limits, from the job's own
+        // copy: set, never queried and modified (Wine answers the query with
+        // zeros). On failure the job is dropped before anything is in it.
+        job.apply_initial(common.kill_on_drop, options.breakaway, common.limits)?;
+        Ok(job)
     }
 
     /// `OpenJobObjectW(JOB_OBJECT_ALL_ACCESS, FALSE, name)`.
@@ -144,11 +136,13 @@ impl Job {
     pub(crate) fn open_with_access(name: &str, access: u32) -> io::Result<Job> {
         let wide = wide_name(name)?;
         let handle = api::open_job_object_w(access, &wide).map_err(|e| open_error(e, name))?;
+        let state = SharedState::from_job(handle.as_handle());
         Ok(Job {
             monitor: None,
             handle,
             name: Some(name.to_owned()),
-            kill_on_drop: false,
+            created: false,
+            state,
             new_process_groups: Options::default().new_process_groups,
             leaders: Leaders::default(),
         })
@@ -158,8 +152,10 @@ impl Job {
         self.name.as_deref()
     }
 
+    /// A created job whose kill-on-close flag is set (in this process's copy:
+    /// the typed extended limits can turn it off or on).
     pub(crate) fn kills_on_drop(&self) -> bool {
-        self.kill_on_drop
+        self.created && self.kill_on_close_in_state()
     }
 
     pub(crate) fn as_handle(&self) -> BorrowedHandle<'_> {
@@ -224,38 +220,24 @@ impl Job {
             .map_err(|e| with_context(e, "IsProcessInJob failed"))
     }
 
-    /// The whole `JobObjectBasicProcessIdList`, however long: the buffer
-    /// grows until every id fits.
     pub(crate) fn pids(&self) -> io::Result<Vec<u32>> {
-        let mut capacity: usize = 64;
-        loop {
-            let list = api::query_process_id_list(self.as_handle(), capacity).map_err(|e| {
-                with_context(
-                    e,
-                    "QueryInformationJobObject(JobObjectBasicProcessIdList) failed",
-                )
-            })?;
-            let assigned = usize::try_from(list.assigned).unwrap_or(usize::MAX);
-            // Cut short either by ERROR_MORE_DATA or by a full buffer while the
-            // job counts more processes. A short list in a roomy buffer is
-            // complete (processes that are exiting are counted but not listed).
-            let truncated = list.more_data || (list.ids.len() == capacity && assigned > capacity);
-            if !truncated {
-                return list
-                    .ids
-                    .into_iter()
-                    .map(|id| {
-                        u32::try_from(id).map_err(|_| {
-                            io::Error::new(
-                                io::ErrorKind::InvalidData,
-                                format!("the job listed a process id that is not a u32: {id}"),
-                            )
-                        })
-                    })
-                    .collect();
-            }
-            // Room for what the job reported and some that may start meanwhile.
-            capacity = capacity.saturating_mul(2).max(assigned.saturating_add(16));
+        pids_of(self.as_handle())
+    }
+
+    /// A new subscription to the job's events, from the monitor thread of a
+    /// job this process created. A job opened by name has no monitor: a job
+    /// object posts to one completion port, set by its creator, so there is
+    /// nothing this process could read (see the module documentation).
+    pub(crate) fn events(&self) -> io::Result<Events> {
+        match &self.monitor {
+            Some(monitor) => monitor.subscribe(),
+            None => Err(unsupported(format!(
+                "events of job {:?} are not available here: it was opened by name, and a job \
+                 object sends its notifications to the one completion port its creator \
+                 associated, which only the creator reads; subscribe through the Job that \
+                 created it",
+                self.name.as_deref().unwrap_or("(unnamed)")
+            ))),
         }
     }
 
@@ -312,10 +294,45 @@ impl fmt::Debug for Job {
         f.debug_struct("Job")
             .field("handle", &self.handle.as_raw_handle())
             .field("name", &self.name)
-            .field("kill_on_drop", &self.kill_on_drop)
+            .field("kill_on_drop", &self.kills_on_drop())
             .field("new_process_groups", &self.new_process_groups)
             .field("monitor", &self.monitor)
             .finish()
+    }
+}
+
+/// The whole `JobObjectBasicProcessIdList` of `job`, however long: the buffer
+/// grows until every id fits.
+pub(super) fn pids_of(job: BorrowedHandle<'_>) -> io::Result<Vec<u32>> {
+    let mut capacity: usize = 64;
+    loop {
+        let list = api::query_process_id_list(job, capacity).map_err(|e| {
+            with_context(
+                e,
+                "QueryInformationJobObject(JobObjectBasicProcessIdList) failed",
+            )
+        })?;
+        let assigned = usize::try_from(list.assigned).unwrap_or(usize::MAX);
+        // Cut short either by ERROR_MORE_DATA or by a full buffer while the
+        // job counts more processes. A short list in a roomy buffer is
+        // complete (processes that are exiting are counted but not listed).
+        let truncated = list.more_data || (list.ids.len() == capacity && assigned > capacity);
+        if !truncated {
+            return list
+                .ids
+                .into_iter()
+                .map(|id| {
+                    u32::try_from(id).map_err(|_| {
+                        io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            format!("the job listed a process id that is not a u32: {id}"),
+                        )
+                    })
+                })
+                .collect();
+        }
+        // Room for what the job reported and some that may start meanwhile.
+        capacity = capacity.saturating_mul(2).max(assigned.saturating_add(16));
     }
 }
 

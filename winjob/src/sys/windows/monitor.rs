@@ -1,45 +1,88 @@
 //! The notification thread of a created job: one I/O completion port per job,
-//! one small thread reading it.
+//! one small thread reading it, turning its messages into [`Event`]s.
 //!
 //! The port is associated with the job before any process can be in it
 //! (`Job::create` starts the monitor before it sets limits, and nothing is
 //! assigned before `create` returns), so no `JOB_OBJECT_MSG_NEW_PROCESS` is
-//! missed. The thread blocks in `GetQueuedCompletionStatusEx`; for every batch
-//! of packets it turns each one into a [`Message`], hands it to
-//! [`Monitor::dispatch`], and bumps a generation counter that
-//! [`Monitor::wait_for_change`] sleeps on.
+//! missed. The thread waits in `GetQueuedCompletionStatusEx`; it turns each
+//! packet into a [`Message`], hands it to [`Watcher::dispatch`], and bumps a
+//! generation counter that [`Monitor::wait_for_change`] sleeps on. It holds
+//! its own handle to the job (a duplicate), to ask the job's count, its
+//! member list and its limit violation.
+//!
+//! # Messages are hints; the count is the truth
 //!
 //! Windows documents that job notifications are not guaranteed to be
 //! delivered, and Wine sends no `EXIT_PROCESS` for processes killed by
-//! `TerminateJobObject`. So a message is only ever a *hint* to look again:
-//! `wait` confirms with the job's accounting and polls as well.
+//! `TerminateJobObject` or kill-on-close. So:
 //!
-//! Shutdown (on drop): a packet with the [`STOP_KEY`] completion key is
-//! posted, the thread sees it and returns, the thread is joined, and only
-//! then is the port closed.
+//! - `Empty` is sent only once `ActiveProcesses` (basic accounting) reads 0,
+//!   whether `ACTIVE_PROCESS_ZERO` said so or not, and once per
+//!   non-empty → empty transition (`occupied` below).
+//! - Every [`CHECK_INTERVAL`] the thread reads the count itself. It first
+//!   takes every packet already queued: a process's count change and its
+//!   message are made together (under the job's lock on Windows, in one
+//!   server request on Wine), so once the count has been read, the messages
+//!   about the processes it no longer counts are in the port. A zero read
+//!   twice around that drain, in a job that had members, is `Empty`.
+//! - The thread keeps the set of members it announced (`live`). Each
+//!   `NewProcess` it sends adds one, each `ExitProcess` removes one, so every
+//!   member gets exactly one of each, in that order. Members still in the set
+//!   when the job empties get their `ExitProcess` then, before `Empty` (how
+//!   Wine's killed processes get theirs). When the set and the count
+//!   disagree at a check, the member list settles it: a listed process never
+//!   announced is announced, an announced one that is no longer listed and
+//!   no longer runs is reported exited. A message that comes after such a
+//!   correction finds the set already right and is dropped.
+//!
+//! # Exit codes
+//!
+//! `EXIT_PROCESS` carries only a pid. The exit code is read with
+//! `OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION)` and `GetExitCodeProcess`,
+//! which works while anyone (such as the `Child` of `spawn`) holds a handle
+//! to the process; otherwise the process object is gone and `exit` is
+//! `None`. A code of `STILL_ACTIVE` (259) means the pid was already reused:
+//! `None` too.
+//!
+//! # Shutdown
+//!
+//! On drop the stop flag is set and a packet with the [`STOP_KEY`]
+//! completion key is posted to wake the thread (if the post fails, the
+//! thread sees the flag within [`CHECK_INTERVAL`]); the thread is joined,
+//! which closes its job handle, then every subscription is closed, and only
+//! then is the port closed. Nothing is left behind.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::io;
+use std::mem;
 use std::os::windows::io::{AsHandle, BorrowedHandle, OwnedHandle};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use super::api;
+use super::api::{self, Completion};
+use super::info::crossed_limit_names;
+use super::job::pids_of;
+use super::limits::limit_violation_of;
+use crate::event::{Broadcaster, Event, Events, ProcessExit};
 
 /// The completion key of the job's own packets.
 const JOB_KEY: usize = 1;
 /// The completion key of the packet that tells the thread to stop.
 const STOP_KEY: usize = 2;
-/// The thread's stack: it holds a 16-entry packet buffer and little else.
-const STACK_SIZE: usize = 64 * 1024;
+/// The thread's stack: two 16-entry packet buffers, the member set on the
+/// heap, and the error formatting of a failed query at most.
+const STACK_SIZE: usize = 128 * 1024;
+/// How often the thread reads the job's count without being told to.
+pub(super) const CHECK_INTERVAL: Duration = Duration::from_millis(200);
+/// At most this many batches are taken in one drain, so that a job that
+/// starts processes without pause cannot keep the thread from its checks.
+const MAX_DRAIN_BATCHES: usize = 256;
 
 /// A notification from the job, decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[allow(
-    dead_code,
-    reason = "the pids are for the event API, which reads them in `dispatch`"
-)]
 pub(super) enum Message {
     /// `JOB_OBJECT_MSG_NEW_PROCESS`: process `pid` entered the job.
     NewProcess(u32),
@@ -50,12 +93,27 @@ pub(super) enum Message {
     AbnormalExitProcess(u32),
     /// `JOB_OBJECT_MSG_ACTIVE_PROCESS_ZERO`: no process is running.
     ActiveProcessZero,
-    /// Any other message (limit notifications): its id and value.
+    /// `JOB_OBJECT_MSG_END_OF_JOB_TIME`.
+    EndOfJobTime,
+    /// `JOB_OBJECT_MSG_END_OF_PROCESS_TIME`: process `pid` used its time.
+    EndOfProcessTime(u32),
+    /// `JOB_OBJECT_MSG_ACTIVE_PROCESS_LIMIT`.
+    ActiveProcessLimit,
+    /// `JOB_OBJECT_MSG_PROCESS_MEMORY_LIMIT`: process `pid` hit its limit.
+    ProcessMemoryLimit(u32),
+    /// `JOB_OBJECT_MSG_JOB_MEMORY_LIMIT` (its value, the pid of the process
+    /// that hit the limit, is not part of the event).
+    JobMemoryLimit,
+    /// `JOB_OBJECT_MSG_NOTIFICATION_LIMIT`: which limit is asked of the job.
+    NotificationLimit,
+    /// Any other message (`JOB_CYCLE_TIME_LIMIT`, `SILO_TERMINATED`, ids of
+    /// later systems), or a process message whose value is not a pid: its id
+    /// and value, ignored.
     Other { id: u32, value: usize },
 }
 
 impl Message {
-    fn decode(id: u32, value: usize) -> Message {
+    pub(super) fn decode(id: u32, value: usize) -> Message {
         // For process messages the value is a pid, which is a u32; anything
         // else is passed on raw.
         let pid = u32::try_from(value);
@@ -65,18 +123,30 @@ impl Message {
             (api::JOB_OBJECT_MSG_ABNORMAL_EXIT_PROCESS, Ok(pid)) => {
                 Message::AbnormalExitProcess(pid)
             }
+            (api::JOB_OBJECT_MSG_END_OF_PROCESS_TIME, Ok(pid)) => Message::EndOfProcessTime(pid),
+            (api::JOB_OBJECT_MSG_PROCESS_MEMORY_LIMIT, Ok(pid)) => Message::ProcessMemoryLimit(pid),
             (api::JOB_OBJECT_MSG_ACTIVE_PROCESS_ZERO, _) => Message::ActiveProcessZero,
+            (api::JOB_OBJECT_MSG_END_OF_JOB_TIME, _) => Message::EndOfJobTime,
+            (api::JOB_OBJECT_MSG_ACTIVE_PROCESS_LIMIT, _) => Message::ActiveProcessLimit,
+            (api::JOB_OBJECT_MSG_JOB_MEMORY_LIMIT, _) => Message::JobMemoryLimit,
+            (api::JOB_OBJECT_MSG_NOTIFICATION_LIMIT, _) => Message::NotificationLimit,
             _ => Message::Other { id, value },
         }
     }
 }
 
-/// What the thread and the waiters share.
+/// What the thread, the waiters and the subscribers share.
 #[derive(Default)]
 struct Shared {
-    /// Bumped after every batch of messages (and when the thread ends).
+    /// Bumped after every wake of the thread (and when it ends).
     generation: Mutex<u64>,
     changed: Condvar,
+    /// Where the events go.
+    broadcaster: Broadcaster,
+    /// Set by `Monitor::drop`: the thread returns at its next wake.
+    stop: AtomicBool,
+    /// Set by the thread when it returns.
+    ended: AtomicBool,
 }
 
 impl Shared {
@@ -99,24 +169,42 @@ pub(super) struct Monitor {
 }
 
 impl Monitor {
-    /// Creates a port, associates it with `job`, and starts the thread.
+    /// Creates a port, associates it with `job`, and starts the thread, which
+    /// gets a duplicate of the job handle.
     pub(super) fn start(job: BorrowedHandle<'_>) -> io::Result<Monitor> {
+        let own_job = job.try_clone_to_owned()?;
         let port = Arc::new(api::create_io_completion_port()?);
         api::associate_completion_port(job, port.as_handle(), JOB_KEY)?;
         let shared = Arc::new(Shared::default());
-        let thread = {
-            let port = Arc::clone(&port);
-            let shared = Arc::clone(&shared);
-            thread::Builder::new()
-                .name("winjob-monitor".to_owned())
-                .stack_size(STACK_SIZE)
-                .spawn(move || run(port.as_handle(), &shared))?
+        let watcher = Watcher {
+            job: own_job,
+            port: Arc::clone(&port),
+            shared: Arc::clone(&shared),
+            live: HashSet::new(),
+            occupied: false,
+            stopping: false,
+            spare: Vec::with_capacity(16),
         };
+        let thread = thread::Builder::new()
+            .name("winjob-monitor".to_owned())
+            .stack_size(STACK_SIZE)
+            .spawn(move || watcher.run())?;
         Ok(Monitor {
             thread: Some(thread),
             port,
             shared,
         })
+    }
+
+    /// A new subscription to the job's events.
+    pub(super) fn subscribe(&self) -> io::Result<Events> {
+        if self.shared.ended.load(Ordering::Acquire) {
+            return Err(io::Error::other(
+                "the job's notification thread has stopped (its completion port failed), so it \
+                 has no events to deliver",
+            ));
+        }
+        Ok(self.shared.broadcaster.subscribe())
     }
 
     /// The current generation; pass it to [`Monitor::wait_for_change`].
@@ -141,60 +229,21 @@ impl Monitor {
             .wait_timeout_while(generation, timeout, |generation| *generation == seen)
             .unwrap_or_else(PoisonError::into_inner);
     }
-
-    /// Where each decoded message goes, on the monitor thread.
-    ///
-    /// EVENT HOOK: today nothing consumes individual messages (`wait` needs
-    /// only the generation counter, bumped by the caller after each batch).
-    /// The planned event API (a channel of job events) sends from here: give
-    /// `Shared` an optional `mpsc::Sender`, and send `message` to it.
-    fn dispatch(shared: &Shared, message: Message) {
-        let _ = (shared, message);
-    }
-}
-
-/// The thread: read packets until the stop packet arrives or the port fails.
-fn run(port: BorrowedHandle<'_>, shared: &Shared) {
-    let mut batch = Vec::with_capacity(16);
-    loop {
-        batch.clear();
-        if api::get_queued_completion_status_ex(port, &mut batch).is_err() {
-            // Only a closed or broken port fails an infinite wait; waiters
-            // fall back to polling.
-            shared.bump();
-            return;
-        }
-        let mut stop = false;
-        for packet in &batch {
-            match packet.key {
-                JOB_KEY => {
-                    Monitor::dispatch(shared, Message::decode(packet.bytes, packet.overlapped))
-                }
-                STOP_KEY => stop = true,
-                _ => {}
-            }
-        }
-        shared.bump();
-        if stop {
-            return;
-        }
-    }
 }
 
 impl Drop for Monitor {
     fn drop(&mut self) {
-        let Some(thread) = self.thread.take() else {
-            return;
-        };
-        if api::post_queued_completion_status(self.port.as_handle(), STOP_KEY, 0).is_ok() {
-            // The thread returns at the stop packet; a panic in it (there is
-            // no code that panics) would only be reported, not propagated.
+        self.shared.stop.store(true, Ordering::Release);
+        // The packet wakes the thread at once. Should the post fail (the
+        // kernel out of memory), the thread still sees the flag at its next
+        // periodic wake, so the join below always returns.
+        let _ = api::post_queued_completion_status(self.port.as_handle(), STOP_KEY, 0);
+        if let Some(thread) = self.thread.take() {
+            // The thread has no code that panics; if it did, the panic would
+            // only be reported, not propagated.
             let _ = thread.join();
         }
-        // If the post failed (out of memory in the kernel), joining would
-        // hang: the thread is left blocked and keeps its reference to the
-        // port. This is the only path that leaks, and it needs a failing
-        // kernel.
+        self.shared.broadcaster.close();
     }
 }
 
@@ -207,28 +256,557 @@ impl fmt::Debug for Monitor {
     }
 }
 
+/// The state of the thread.
+struct Watcher {
+    /// The thread's own handle to the job.
+    job: OwnedHandle,
+    port: Arc<OwnedHandle>,
+    shared: Arc<Shared>,
+    /// The members announced with `NewProcess` and not yet with an exit.
+    live: HashSet<u32>,
+    /// The job had a member since the last `Empty` (or since it was made).
+    occupied: bool,
+    /// The stop packet was taken.
+    stopping: bool,
+    /// The buffer of [`Watcher::drain`].
+    spare: Vec<Completion>,
+}
+
+impl Watcher {
+    /// Reads packets until told to stop or the port fails, and checks the
+    /// job's count every [`CHECK_INTERVAL`].
+    fn run(mut self) {
+        let mut batch = Vec::with_capacity(16);
+        let mut next_check = later(Instant::now());
+        loop {
+            if self.stopping || self.shared.stop.load(Ordering::Acquire) {
+                break;
+            }
+            batch.clear();
+            let timeout = next_check.saturating_duration_since(Instant::now());
+            if api::get_queued_completion_status_ex(
+                self.port.as_handle(),
+                &mut batch,
+                Some(timeout),
+            )
+            .is_err()
+            {
+                // Only a closed or broken port fails; waiters fall back to
+                // polling, `events` reports the end.
+                break;
+            }
+            self.take(&batch);
+            let now = Instant::now();
+            if !self.stopping && now >= next_check {
+                self.check();
+                next_check = later(Instant::now());
+            }
+            self.shared.bump();
+        }
+        self.shared.ended.store(true, Ordering::Release);
+        self.shared.bump();
+    }
+
+    /// Dispatches the job's packets in order, up to a stop packet.
+    fn take(&mut self, packets: &[Completion]) {
+        for packet in packets {
+            match packet.key {
+                JOB_KEY => self.dispatch(Message::decode(packet.bytes, packet.overlapped)),
+                STOP_KEY => {
+                    self.stopping = true;
+                    return;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Takes every packet already queued, without waiting. True if the port
+    /// was emptied (not stopped, not cut short by a flood).
+    fn drain(&mut self) -> bool {
+        let mut batch = mem::take(&mut self.spare);
+        let mut emptied = false;
+        for _ in 0..MAX_DRAIN_BATCHES {
+            batch.clear();
+            if api::get_queued_completion_status_ex(
+                self.port.as_handle(),
+                &mut batch,
+                Some(Duration::ZERO),
+            )
+            .is_err()
+            {
+                break;
+            }
+            if batch.is_empty() {
+                emptied = true;
+                break;
+            }
+            self.take(&batch);
+            if self.stopping {
+                break;
+            }
+        }
+        self.spare = batch;
+        emptied
+    }
+
+    fn send(&self, event: Event) {
+        self.shared.broadcaster.send(&event);
+    }
+
+    /// Where each decoded message goes.
+    fn dispatch(&mut self, message: Message) {
+        match message {
+            Message::NewProcess(pid) => self.joined(pid),
+            Message::ExitProcess(pid) => self.exited(pid, false),
+            Message::AbnormalExitProcess(pid) => self.exited(pid, true),
+            Message::ActiveProcessZero => {
+                if self.occupied && self.active() == Some(0) {
+                    self.empty();
+                }
+            }
+            Message::EndOfJobTime => self.send(Event::EndOfJobTime),
+            Message::EndOfProcessTime(pid) => self.send(Event::EndOfProcessTime { pid }),
+            Message::ActiveProcessLimit => self.send(Event::ActiveProcessLimit),
+            Message::ProcessMemoryLimit(pid) => self.send(Event::ProcessMemoryLimit { pid }),
+            Message::JobMemoryLimit => self.send(Event::JobMemoryLimit),
+            Message::NotificationLimit => self.notification_limit(),
+            Message::Other { .. } => {}
+        }
+    }
+
+    fn joined(&mut self, pid: u32) {
+        self.occupied = true;
+        if self.live.insert(pid) {
+            self.send(Event::NewProcess { pid });
+        }
+    }
+
+    fn exited(&mut self, pid: u32, abnormal: bool) {
+        if !self.live.remove(&pid) {
+            // Already reported (by a check that found it gone).
+            return;
+        }
+        let exit = self.exit_of(pid);
+        self.send(if abnormal {
+            Event::AbnormalExitProcess { pid, exit }
+        } else {
+            Event::ExitProcess { pid, exit }
+        });
+    }
+
+    /// The job is empty: an exit for every member never reported exited,
+    /// then `Empty`.
+    fn empty(&mut self) {
+        let mut left: Vec<u32> = self.live.drain().collect();
+        left.sort_unstable();
+        for pid in left {
+            let exit = self.exit_of(pid);
+            self.send(Event::ExitProcess { pid, exit });
+        }
+        self.occupied = false;
+        self.send(Event::Empty);
+    }
+
+    /// One event per limit the job reports crossed; one without a name if it
+    /// reports none or cannot be asked.
+    fn notification_limit(&self) {
+        let mut named = false;
+        if let Ok(violation) = limit_violation_of(self.job.as_handle()) {
+            for name in crossed_limit_names(&violation) {
+                named = true;
+                self.send(Event::NotificationLimit { limit: Some(name) });
+            }
+        }
+        if !named {
+            self.send(Event::NotificationLimit { limit: None });
+        }
+    }
+
+    /// `ActiveProcesses`, or `None` if the query fails.
+    fn active(&self) -> Option<u32> {
+        api::active_processes(self.job.as_handle()).ok()
+    }
+
+    /// The periodic check; see the module documentation.
+    fn check(&mut self) {
+        let Some(active) = self.active() else {
+            return;
+        };
+        // The messages about every process this count no longer includes are
+        // queued by now.
+        if !self.drain() {
+            return;
+        }
+        if active == 0 {
+            // Read again: a process that joined after the first read is
+            // either counted now, or has exited and been drained too.
+            if (self.occupied || !self.live.is_empty()) && self.active() == Some(0) {
+                self.empty();
+            }
+            return;
+        }
+        self.occupied = true;
+        if usize::try_from(active).ok() != Some(self.live.len()) {
+            self.reconcile();
+        }
+    }
+
+    /// Settles a disagreement between the members announced and the job's
+    /// count with the member list.
+    fn reconcile(&mut self) {
+        let Ok(mut listed) = pids_of(self.job.as_handle()) else {
+            return;
+        };
+        listed.sort_unstable();
+        for &pid in &listed {
+            if !self.live.contains(&pid) && self.probe(pid) == Probe::Member {
+                self.joined(pid);
+            }
+        }
+        let mut gone: Vec<u32> = self
+            .live
+            .iter()
+            .copied()
+            .filter(|pid| listed.binary_search(pid).is_err())
+            .collect();
+        gone.sort_unstable();
+        for pid in gone {
+            match self.probe(pid) {
+                // Exiting (counted, not listed): its message is on the way.
+                Probe::Member | Probe::Unknown => {}
+                Probe::Gone => self.exited(pid, false),
+            }
+        }
+    }
+
+    /// Whether process `pid` still runs in this job.
+    fn probe(&self, pid: u32) -> Probe {
+        // IsProcessInJob: Wine accepts only the full query right.
+        let process = match api::open_process(api::PROCESS_QUERY_INFORMATION, pid) {
+            Err(e) if e.raw_os_error() == Some(api::ERROR_ACCESS_DENIED) => {
+                api::open_process(api::PROCESS_QUERY_LIMITED_INFORMATION, pid)
+            }
+            other => other,
+        };
+        let process = match process {
+            Ok(process) => process,
+            // No such process.
+            Err(e) if e.raw_os_error() == Some(api::ERROR_INVALID_PARAMETER) => return Probe::Gone,
+            Err(_) => return Probe::Unknown,
+        };
+        match api::get_exit_code_process(process.as_handle()) {
+            Ok(api::STILL_ACTIVE) => {}
+            Ok(_) => return Probe::Gone,
+            Err(_) => return Probe::Unknown,
+        }
+        match api::is_process_in_job(process.as_handle(), Some(self.job.as_handle())) {
+            Ok(true) => Probe::Member,
+            // A running process under a reused pid.
+            Ok(false) => Probe::Gone,
+            Err(_) => Probe::Unknown,
+        }
+    }
+
+    /// How process `pid` ended, if its process object can still be opened
+    /// (and anyone listens).
+    fn exit_of(&self, pid: u32) -> Option<ProcessExit> {
+        if !self.shared.broadcaster.has_subscribers() {
+            return None;
+        }
+        let process = api::open_process(api::PROCESS_QUERY_LIMITED_INFORMATION, pid).ok()?;
+        match api::get_exit_code_process(process.as_handle()) {
+            Ok(code) if code != api::STILL_ACTIVE => Some(ProcessExit::Code(code)),
+            _ => None,
+        }
+    }
+}
+
+/// What [`Watcher::probe`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Probe {
+    /// Running, in this job.
+    Member,
+    /// Exited, or the pid is now another process's.
+    Gone,
+    /// Cannot tell (no access).
+    Unknown,
+}
+
+/// The next check time after `now` (or `now`, on a clock at its end).
+fn later(now: Instant) -> Instant {
+    now.checked_add(CHECK_INTERVAL).unwrap_or(now)
+}
+
 #[cfg(test)]
 mod tests {
+    use std::os::windows::process::CommandExt;
+    use std::process::{Child, Command};
+
     use super::*;
+
+    /// A watcher of a new job whose port is not associated with it: no
+    /// message ever arrives, as if Windows had dropped every one.
+    fn deaf_watcher() -> (Watcher, Events) {
+        let job = api::create_job_object_w(None, None, false).unwrap().handle;
+        let shared = Arc::new(Shared::default());
+        let events = shared.broadcaster.subscribe();
+        let watcher = Watcher {
+            job,
+            port: Arc::new(api::create_io_completion_port().unwrap()),
+            shared,
+            live: HashSet::new(),
+            occupied: false,
+            stopping: false,
+            spare: Vec::new(),
+        };
+        (watcher, events)
+    }
+
+    /// `ERROR_INTERNAL_ERROR`: Wine's CreateProcess fails with it now and
+    /// then under load.
+    const ERROR_INTERNAL_ERROR: i32 = 1359;
+
+    /// A suspended process, killed when dropped (a failing test leaves no
+    /// process behind).
+    struct Suspended(Child);
+
+    impl Drop for Suspended {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    /// This test program, created suspended: it never runs a line. Wine's
+    /// transient error 1359 is retried, at most five times.
+    fn suspended() -> Suspended {
+        let mut command = Command::new(std::env::current_exe().unwrap());
+        command.creation_flags(api::CREATE_SUSPENDED);
+        let mut tries = 0;
+        loop {
+            match command.spawn() {
+                Err(e) if e.raw_os_error() == Some(ERROR_INTERNAL_ERROR) && tries < 5 => {
+                    tries += 1;
+                    thread::sleep(Duration::from_millis(100));
+                }
+                other => return Suspended(other.unwrap()),
+            }
+        }
+    }
+
+    /// A suspended process in the watcher's job.
+    fn member(watcher: &Watcher) -> Suspended {
+        let child = suspended();
+        api::assign_process_to_job_object(watcher.job.as_handle(), child.0.as_handle()).unwrap();
+        child
+    }
+
+    fn kill(child: &mut Suspended) {
+        child.0.kill().unwrap();
+        child.0.wait().unwrap();
+    }
+
+    fn queued(events: &Events) -> Vec<Event> {
+        std::iter::from_fn(|| events.try_recv()).collect()
+    }
+
+    #[test]
+    fn without_messages_the_count_still_drives_the_events() {
+        let (mut watcher, events) = deaf_watcher();
+        watcher.check();
+        assert_eq!(queued(&events), [], "an empty job that never had a member");
+
+        let mut one = member(&watcher);
+        let mut two = member(&watcher);
+        watcher.check();
+        let mut both = [one.0.id(), two.0.id()];
+        both.sort_unstable();
+        assert_eq!(
+            queued(&events),
+            both.map(|pid| Event::NewProcess { pid }),
+            "members found in the list are announced"
+        );
+        watcher.check();
+        assert_eq!(queued(&events), [], "and only once");
+
+        // One leaves: the list settles it. std's kill is TerminateProcess
+        // with exit code 1.
+        kill(&mut one);
+        watcher.check();
+        assert_eq!(
+            queued(&events),
+            [Event::ExitProcess {
+                pid: one.0.id(),
+                exit: Some(ProcessExit::Code(1))
+            }]
+        );
+        // A late message about it changes nothing.
+        watcher.dispatch(Message::ExitProcess(one.0.id()));
+        assert_eq!(queued(&events), []);
+
+        // The other leaves: the count reaches zero, its exit then Empty.
+        kill(&mut two);
+        watcher.check();
+        assert_eq!(
+            queued(&events),
+            [
+                Event::ExitProcess {
+                    pid: two.0.id(),
+                    exit: Some(ProcessExit::Code(1))
+                },
+                Event::Empty
+            ]
+        );
+        // The messages that were lost, arriving late, send nothing more.
+        watcher.dispatch(Message::ExitProcess(two.0.id()));
+        watcher.dispatch(Message::ActiveProcessZero);
+        watcher.check();
+        assert_eq!(queued(&events), []);
+    }
+
+    #[test]
+    fn zero_is_confirmed_by_the_count() {
+        let (mut watcher, events) = deaf_watcher();
+        let mut child = member(&watcher);
+        watcher.dispatch(Message::NewProcess(child.0.id()));
+        // A zero message while the job still has a member is not believed.
+        watcher.dispatch(Message::ActiveProcessZero);
+        assert_eq!(queued(&events), [Event::NewProcess { pid: child.0.id() }]);
+        kill(&mut child);
+        watcher.dispatch(Message::ExitProcess(child.0.id()));
+        watcher.dispatch(Message::ActiveProcessZero);
+        assert_eq!(
+            queued(&events),
+            [
+                Event::ExitProcess {
+                    pid: child.0.id(),
+                    exit: Some(ProcessExit::Code(1))
+                },
+                Event::Empty
+            ]
+        );
+        watcher.check();
+        assert_eq!(queued(&events), [], "one Empty per emptying");
+    }
+
+    /// Jobs with subscriptions and members come and go without leaving a
+    /// thread or a handle behind. Other tests run meanwhile, so the counts
+    /// get some slack; a leak of one per job would be 100 or more. Wine
+    /// reports a handle count of 0 whatever is open; there the member's death
+    /// shows that every handle to the job (the thread's copy too) was closed,
+    /// since kill-on-close waits for the last one.
+    #[test]
+    fn nothing_is_left_behind() {
+        let threads = || api::thread_ids_of(std::process::id()).unwrap().len();
+        let handles = || usize::try_from(api::get_process_handle_count().unwrap()).unwrap();
+        let (threads_before, handles_before) = (threads(), handles());
+        for _ in 0..100 {
+            let job = crate::Job::new().unwrap();
+            let events = job.events().unwrap();
+            let mut child = suspended();
+            job.assign(&child.0).unwrap();
+            drop(job);
+            // Kill-on-drop ended the member; the subscription ended too.
+            child.0.wait().unwrap();
+            assert!(events.is_closed());
+        }
+        let (threads_after, handles_after) = (threads(), handles());
+        println!(
+            "threads {threads_before} -> {threads_after}, handles {handles_before} -> \
+             {handles_after}"
+        );
+        assert!(threads_after < threads_before + 30, "threads leak");
+        assert!(handles_after < handles_before + 60, "handles leak");
+    }
+
+    #[test]
+    fn limit_messages_become_events() {
+        let (mut watcher, events) = deaf_watcher();
+        watcher.dispatch(Message::EndOfJobTime);
+        watcher.dispatch(Message::EndOfProcessTime(4));
+        watcher.dispatch(Message::ActiveProcessLimit);
+        watcher.dispatch(Message::ProcessMemoryLimit(8));
+        watcher.dispatch(Message::JobMemoryLimit);
+        watcher.dispatch(Message::Other { id: 12, value: 0 });
+        // No limit is in force: the violation names none (or, where the
+        // class is missing, cannot be asked).
+        watcher.dispatch(Message::NotificationLimit);
+        assert_eq!(
+            queued(&events),
+            [
+                Event::EndOfJobTime,
+                Event::EndOfProcessTime { pid: 4 },
+                Event::ActiveProcessLimit,
+                Event::ProcessMemoryLimit { pid: 8 },
+                Event::JobMemoryLimit,
+                Event::NotificationLimit { limit: None },
+            ]
+        );
+    }
 
     #[test]
     fn decodes_messages() {
+        let cases = [
+            (api::JOB_OBJECT_MSG_NEW_PROCESS, 44, Message::NewProcess(44)),
+            (api::JOB_OBJECT_MSG_EXIT_PROCESS, 8, Message::ExitProcess(8)),
+            (
+                api::JOB_OBJECT_MSG_ABNORMAL_EXIT_PROCESS,
+                8,
+                Message::AbnormalExitProcess(8),
+            ),
+            (
+                api::JOB_OBJECT_MSG_ACTIVE_PROCESS_ZERO,
+                0,
+                Message::ActiveProcessZero,
+            ),
+            (
+                api::JOB_OBJECT_MSG_END_OF_JOB_TIME,
+                0,
+                Message::EndOfJobTime,
+            ),
+            (
+                api::JOB_OBJECT_MSG_END_OF_PROCESS_TIME,
+                12,
+                Message::EndOfProcessTime(12),
+            ),
+            (
+                api::JOB_OBJECT_MSG_ACTIVE_PROCESS_LIMIT,
+                0,
+                Message::ActiveProcessLimit,
+            ),
+            (
+                api::JOB_OBJECT_MSG_PROCESS_MEMORY_LIMIT,
+                16,
+                Message::ProcessMemoryLimit(16),
+            ),
+            (
+                api::JOB_OBJECT_MSG_JOB_MEMORY_LIMIT,
+                20,
+                Message::JobMemoryLimit,
+            ),
+            (
+                api::JOB_OBJECT_MSG_NOTIFICATION_LIMIT,
+                0,
+                Message::NotificationLimit,
+            ),
+            (12, 0, Message::Other { id: 12, value: 0 }),
+        ];
+        for (id, value, message) in cases {
+            assert_eq!(Message::decode(id, value), message, "message {id}");
+        }
+    }
+
+    #[cfg(target_pointer_width = "64")]
+    #[test]
+    fn a_process_message_without_a_pid_is_ignored() {
+        let value = usize::MAX;
         assert_eq!(
-            Message::decode(api::JOB_OBJECT_MSG_NEW_PROCESS, 44),
-            Message::NewProcess(44)
+            Message::decode(api::JOB_OBJECT_MSG_EXIT_PROCESS, value),
+            Message::Other {
+                id: api::JOB_OBJECT_MSG_EXIT_PROCESS,
+                value
+            }
         );
-        assert_eq!(
-            Message::decode(api::JOB_OBJECT_MSG_EXIT_PROCESS, 8),
-            Message::ExitProcess(8)
-        );
-        assert_eq!(
-            Message::decode(api::JOB_OBJECT_MSG_ABNORMAL_EXIT_PROCESS, 8),
-            Message::AbnormalExitProcess(8)
-        );
-        assert_eq!(
-            Message::decode(api::JOB_OBJECT_MSG_ACTIVE_PROCESS_ZERO, 0),
-            Message::ActiveProcessZero
-        );
-        assert_eq!(Message::decode(3, 0), Message::Other { id: 3, value: 0 });
     }
 }
