@@ -6,8 +6,9 @@
 //!    `xtask bindings --check` (the committed Win32 bindings are what the
 //!    generator makes);
 //! 3. suites: host unit and doc tests; the Linux integration tests once per
-//!    Linux mode this host can provide (`WINJOB_MODE`); the Windows unit,
-//!    doc and integration tests under Wine;
+//!    Linux mode this host can provide (`WINJOB_MODE`), and once more in a
+//!    pure cgroup v2 QEMU VM (`xtask vm`); the Windows unit, doc and
+//!    integration tests under Wine;
 //! 4. leftovers: no job directory and no helper process may remain.
 //!
 //! Every suite runs even if an earlier one failed, so one run shows the whole
@@ -20,7 +21,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::run::{Counts, cargo, cargo_test, run};
-use crate::{bindings, wine};
+use crate::{bindings, vm, wine};
 
 /// The Linux modes, as `WINJOB_MODE` names them.
 const LINUX_MODES: &[&str] = &["cgroup-v2", "cgroup-v1", "process-group"];
@@ -49,6 +50,7 @@ pub(crate) fn ci() -> Result<(), String> {
             "clippy",
             "--workspace",
             "--all-targets",
+            "--all-features",
             "--",
             "-D",
             "warnings",
@@ -67,14 +69,30 @@ pub(crate) fn ci() -> Result<(), String> {
             "-p",
             "winjob-cli",
             "--all-targets",
+            "--all-features",
             "--",
             "-D",
             "warnings",
         ])),
     );
+    // The other Windows layouts: 32-bit and ARM64 compile, and the struct
+    // sizes asserted at compile time hold there.
+    for target in wine::OTHER_WINDOWS_TARGETS {
+        check(
+            &format!("check ({target})"),
+            run(cargo().args([
+                "check",
+                "-p",
+                "winjob",
+                "--all-features",
+                "--target",
+                target,
+            ])),
+        );
+    }
     for target in [None, Some(wine::TARGET)] {
         let mut doc = cargo();
-        doc.args(["doc", "--no-deps", "-p", "winjob"])
+        doc.args(["doc", "--no-deps", "-p", "winjob", "--all-features"])
             .env("RUSTDOCFLAGS", "-D warnings");
         if let Some(target) = target {
             doc.args(["--target", target]);
@@ -94,10 +112,12 @@ pub(crate) fn ci() -> Result<(), String> {
             "winjob",
             "-p",
             "xtask",
+            "--all-features",
             "--",
             "--show-output",
         ])),
     });
+    check("examples (linux)", examples(None));
 
     for mode in LINUX_MODES {
         let suite = format!("linux: integration, {mode}");
@@ -113,6 +133,10 @@ pub(crate) fn ci() -> Result<(), String> {
         };
         outcomes.push(Outcome { suite, result });
     }
+    outcomes.push(Outcome {
+        suite: "linux: integration, pure cgroup v2 VM".into(),
+        result: vm::suite(&[]),
+    });
     outcomes.push(Outcome {
         suite: "windows: unit, doc and integration under Wine".into(),
         result: wine_suite(&[]),
@@ -153,8 +177,10 @@ fn mode_root(mode: &str) -> Result<Option<PathBuf>, String> {
 /// little for them.
 fn no_leftovers(root: Option<&Path>) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(5);
+    let mut roots: Vec<PathBuf> = root.map(Path::to_path_buf).into_iter().collect();
+    roots.extend(v1_job_roots());
     loop {
-        let dirs = root.map(job_dirs).unwrap_or_default();
+        let dirs: Vec<String> = roots.iter().flat_map(|r| job_dirs(r)).collect();
         let helpers = helper_processes();
         if dirs.is_empty() && helpers.is_empty() {
             return Ok(());
@@ -175,8 +201,46 @@ fn job_dirs(root: &Path) -> Vec<String> {
     entries
         .flatten()
         .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .map(|e| e.path().display().to_string())
         .collect()
+}
+
+/// The library's job roots in this process's cgroup v1 hierarchies (where
+/// hybrid hosts keep the limits): `<mount>/<own path>/winjob`.
+fn v1_job_roots() -> Vec<PathBuf> {
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let own = fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let mut roots = Vec::new();
+    for line in own.lines() {
+        // "4:memory:/process_api/1ef8..."; v2's "0::/" is the mode's own root.
+        let mut parts = line.splitn(3, ':');
+        let (Some(_), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        if controllers.is_empty() {
+            continue;
+        }
+        let mount_point = mountinfo.lines().find_map(|m| {
+            let (before, after) = m.split_once(" - ")?;
+            let options = after.split(' ').nth(2)?;
+            let is_it = after.starts_with("cgroup ")
+                && controllers
+                    .split(',')
+                    .all(|c| options.split(',').any(|o| o == c));
+            is_it
+                .then(|| before.split(' ').nth(4).map(str::to_owned))
+                .flatten()
+        });
+        if let Some(mount_point) = mount_point {
+            roots.push(
+                Path::new(&mount_point)
+                    .join(path.trim_start_matches('/'))
+                    .join("winjob"),
+            );
+        }
+    }
+    roots
 }
 
 fn helper_processes() -> Vec<u32> {
@@ -258,14 +322,56 @@ fn wine_suite(filters: &[&str]) -> Result<Counts, String> {
         "winjob",
         "-p",
         "winjob-testbins",
+        "--all-features",
         "--",
         "--show-output",
     ]);
     test.args(filters);
     wine::configure(&mut test);
     let result = cargo_test(&mut test);
+    // The examples too, while the server is up; a failing example fails the
+    // suite.
+    let result = result.and_then(|counts| {
+        if filters.is_empty() {
+            examples(Some(wine::TARGET))?;
+        }
+        Ok(counts)
+    });
     drop(server);
     result
+}
+
+/// Runs the examples the README names (the tree, the events) on the host or
+/// under Wine, and checks they say what they promise.
+fn examples(target: Option<&str>) -> Result<(), String> {
+    for (example, features, promise) in [
+        ("tree", None, "none survived"),
+        ("events", Some("serde"), "\"active_processes\": 0"),
+    ] {
+        let mut command = cargo();
+        command.args(["run", "-q", "-p", "winjob", "--example", example]);
+        if let Some(features) = features {
+            command.args(["--features", features]);
+        }
+        if let Some(target) = target {
+            command.args(["--target", target]);
+            wine::configure(&mut command);
+        }
+        let output = command
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run the {example} example: {e}"))?;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        print!("{stdout}");
+        if !output.status.success() || !stdout.contains(promise) {
+            return Err(format!(
+                "the {example} example failed ({}) or did not print {promise:?}: {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The Linux suites alone (for a quick run while working on the backend).

@@ -4,6 +4,8 @@
 //! cargo xtask ci                  every check and every test suite (what CI runs)
 //! cargo xtask linux               the Linux integration suites, in each mode
 //! cargo xtask wine [FILTER...]    the Windows suites under Wine (FILTERs select tests)
+//! cargo xtask vm [FILTER...]      the Linux suites in a pure cgroup v2 QEMU VM
+//! cargo xtask vm --shell          a shell in that VM, for debugging
 //! cargo xtask bindings [--check]  regenerate (or check) the Win32 bindings
 //! ```
 
@@ -12,6 +14,7 @@ use std::process::ExitCode;
 mod bindings;
 mod ci;
 mod run;
+mod vm;
 mod wine;
 
 fn main() -> ExitCode {
@@ -21,10 +24,11 @@ fn main() -> ExitCode {
         ["ci"] => ci::ci(),
         ["linux"] => ci::linux(),
         ["wine", filters @ ..] => ci::windows(filters),
+        ["vm", rest @ ..] => vm::run_command(rest),
         ["bindings"] => bindings::run(false),
         ["bindings", "--check"] => bindings::run(true),
         _ => Err(format!(
-            "unknown arguments {args:?}; usage: cargo xtask ci | linux | wine [FILTER...] | bindings [--check]"
+            "unknown arguments {args:?}; usage: cargo xtask ci | linux | wine [FILTER...] | vm [--shell | FILTER...] | bindings [--check]"
         )),
     };
     match result {

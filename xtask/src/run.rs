@@ -23,7 +23,7 @@ pub(crate) fn cargo() -> Command {
 }
 
 /// Prints a command in shell form before running it.
-fn show(command: &Command) {
+pub(crate) fn show(command: &Command) {
     let mut line = String::new();
     for (key, value) in command.get_envs() {
         if let Some(value) = value {
@@ -78,6 +78,26 @@ pub(crate) struct Counts {
 }
 
 impl Counts {
+    /// Counts what a captured test output reports: every `test result:` line
+    /// and every `skipped: ` line in `text`.
+    pub(crate) fn of_text(text: &str) -> Counts {
+        let mut counts = Counts::default();
+        for line in text.lines() {
+            counts.add_line(line);
+        }
+        counts
+    }
+
+    /// Counts one line of test output, if it is a `test result:` line or a
+    /// `skipped: <test>: <reason>` line.
+    pub(crate) fn add_line(&mut self, line: &str) {
+        if line.contains("test result:") {
+            self.add_result_line(line);
+        } else if let Some(skip) = line.trim_start().strip_prefix("skipped: ") {
+            self.skipped.push(skip.to_owned());
+        }
+    }
+
     fn add_result_line(&mut self, line: &str) {
         // "test result: ok. 21 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; ..."
         let Some(rest) = line.split_once("test result:").map(|(_, r)| r) else {
@@ -116,11 +136,7 @@ pub(crate) fn cargo_test(command: &mut Command) -> Result<Counts, String> {
     for line in BufReader::new(child.stdout.take().expect("piped")).lines() {
         let Ok(line) = line else { break };
         println!("{line}");
-        if line.contains("test result:") {
-            counts.add_result_line(&line);
-        } else if let Some(skip) = line.trim_start().strip_prefix("skipped: ") {
-            counts.skipped.push(skip.to_owned());
-        }
+        counts.add_line(&line);
     }
     let status = child
         .wait()
@@ -149,5 +165,15 @@ mod tests {
             "test result: FAILED. 3 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out",
         );
         assert_eq!((c.passed, c.failed, c.ignored), (24, 1, 2));
+    }
+
+    #[test]
+    fn captured_text_is_counted() {
+        let c = Counts::of_text(
+            "running 2 tests\nskipped: t1: no memory controller\ntest t1 ... ok\n\
+             test result: ok. 2 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out\n",
+        );
+        assert_eq!((c.passed, c.failed, c.ignored), (2, 0, 0));
+        assert_eq!(c.skipped, ["t1: no memory controller"]);
     }
 }

@@ -21,6 +21,11 @@ use crate::run::{root, run, succeeds};
 /// The Windows target the suite is cross-compiled for.
 pub(crate) const TARGET: &str = "x86_64-pc-windows-gnu";
 
+/// The other Windows targets the library is compiled for (not run): 32-bit
+/// and ARM64 layouts.
+pub(crate) const OTHER_WINDOWS_TARGETS: [&str; 2] =
+    ["i686-pc-windows-gnu", "aarch64-pc-windows-msvc"];
+
 /// Debian packages the Wine suite needs.
 const PACKAGES: &[&str] = &["wine64", "wine", "gcc-mingw-w64-x86-64"];
 
