@@ -247,47 +247,39 @@ impl Events {
     /// Blocks until the next event; `None` once the job is gone and the queue
     /// is empty.
     pub fn recv(&self) -> Option<Event> {
-        let mut state = self.channel.lock();
-        loop {
-            match Channel::take(&mut state) {
-                Ok(event) => return Some(event),
-                Err(true) => return None,
-                Err(false) => {
-                    state = self
-                        .channel
-                        .ready
-                        .wait(state)
-                        .unwrap_or_else(|e| e.into_inner());
-                }
-            }
-        }
+        self.recv_until(None)
     }
 
     /// Like [`Events::recv`], but gives up after `timeout` (then `None`; see
     /// [`Events::is_closed`] to tell a timeout from the end).
     pub fn recv_timeout(&self, timeout: Duration) -> Option<Event> {
-        let deadline = Instant::now().checked_add(timeout);
+        // A timeout too long for the clock is no timeout.
+        self.recv_until(Instant::now().checked_add(timeout))
+    }
+
+    /// The next event, waiting until `deadline` (`None`: for ever).
+    fn recv_until(&self, deadline: Option<Instant>) -> Option<Event> {
         let mut state = self.channel.lock();
         loop {
             match Channel::take(&mut state) {
                 Ok(event) => return Some(event),
                 Err(true) => return None,
-                Err(false) => {
-                    let left = match deadline {
-                        Some(d) => d.saturating_duration_since(Instant::now()),
-                        None => Duration::from_secs(3600),
-                    };
+                Err(false) => {}
+            }
+            let ready = &self.channel.ready;
+            state = match deadline {
+                None => ready.wait(state).unwrap_or_else(|e| e.into_inner()),
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
                     if left.is_zero() {
                         return None;
                     }
-                    state = self
-                        .channel
-                        .ready
+                    ready
                         .wait_timeout(state, left)
                         .unwrap_or_else(|e| e.into_inner())
-                        .0;
+                        .0
                 }
-            }
+            };
         }
     }
 
