@@ -199,14 +199,60 @@ fn a_process_over_its_cpu_time_is_ended() {
     );
 }
 
+/// The whole job's CPU time: enforced by a watchdog in cgroup v2 mode (the
+/// job is killed and `EndOfJobTime` sent), refused elsewhere.
 #[test]
-fn job_cpu_time_is_refused_not_ignored() {
-    let e = Job::builder()
-        .limits(Limits::new().job_cpu_time(Duration::from_secs(60)))
-        .create()
-        .unwrap_err();
-    assert_eq!(e.kind(), io::ErrorKind::Unsupported, "{e}");
-    assert!(e.to_string().contains("job_cpu_time"), "{e}");
+fn a_job_over_its_cpu_time_is_killed() {
+    let limits = Limits::new().job_cpu_time(Duration::from_secs(1));
+    let job = match Job::builder().limits(limits).create() {
+        Ok(job) => job,
+        Err(e) => {
+            assert_ne!(
+                winjob::capabilities().unwrap().mode,
+                winjob::Mode::CgroupV2,
+                "{e}"
+            );
+            assert_eq!(e.kind(), io::ErrorKind::Unsupported, "{e}");
+            assert!(e.to_string().contains("job_cpu_time"), "{e}");
+            skip(
+                "a_job_over_its_cpu_time_is_killed",
+                &format!("refused as expected: {e}"),
+            );
+            return;
+        }
+    };
+    let events = job.events().unwrap();
+    let started = std::time::Instant::now();
+    let mut spinners: Vec<_> = (0..2)
+        .map(|_| job.spawn(&mut helper(&["burn", "10"])).unwrap())
+        .collect();
+    for spinner in &mut spinners {
+        assert_eq!(
+            spinner.wait().unwrap().signal(),
+            Some(9),
+            "killed by the watchdog"
+        );
+    }
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    let mut seen = Vec::new();
+    while let Some(event) = events.recv_timeout(LONG) {
+        let end = event == winjob::Event::Empty;
+        seen.push(event);
+        if end {
+            break;
+        }
+    }
+    assert!(seen.contains(&winjob::Event::EndOfJobTime), "{seen:?}");
+    let used = job.accounting().unwrap().user_time.unwrap();
+    println!(
+        "two spinners with a 1 s job CPU budget: killed after {took:?}, {used:?} of user time"
+    );
+    assert!(used >= Duration::from_secs(1), "{used:?}");
+    assert_eq!(
+        job.limits().unwrap().job_cpu_time,
+        Some(Duration::from_secs(1))
+    );
 }
 
 /// A limit set on a running job reaches the processes already in it.
@@ -253,8 +299,8 @@ fn a_refused_change_keeps_the_old_limits() {
         .process_memory(512 * MIB);
     let job = Job::builder().limits(before.clone()).create().unwrap();
     let refused = Limits::new()
-        .job_cpu_time(Duration::from_secs(1))
-        .priority(Priority::High);
+        .priority(Priority::High)
+        .affinity("4000".parse().unwrap());
     assert!(job.set_limits(&refused).is_err());
     let invalid = Limits::new().active_processes(0);
     assert_eq!(

@@ -151,7 +151,10 @@ impl Limits {
     /// - Windows: `JOB_OBJECT_LIMIT_JOB_TIME` (`PerJobUserTimeLimit`), set
     ///   together with `JOB_OBJECT_LIMIT_PRESERVE_JOB_TIME` when the job already
     ///   ran, so that changing other limits does not reset the clock.
-    /// - Linux: a watchdog on `cpu.stat` (v2) or `cpuacct.usage_user` (v1).
+    /// - Linux: a watchdog thread on `user_usec` in the job's `cpu.stat`
+    ///   (cgroup v2 mode only), checked at least every second, that kills the
+    ///   job and sends [`Event::EndOfJobTime`](crate::Event::EndOfJobTime).
+    ///   The budget counts from when the limit is set.
     #[doc(alias = "JOB_OBJECT_LIMIT_JOB_TIME")]
     pub fn job_cpu_time(mut self, time: Duration) -> Limits {
         self.job_cpu_time = Some(time);

@@ -104,7 +104,7 @@ impl Cgroup {
     }
 
     /// Reads a control file of this cgroup (or of `sub`, a directory below it).
-    fn read(&self, file: &str) -> io::Result<String> {
+    pub(crate) fn read(&self, file: &str) -> io::Result<String> {
         read_at(self.dir.as_fd(), file)
     }
 

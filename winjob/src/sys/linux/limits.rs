@@ -13,7 +13,7 @@
 //! | process memory | | | `RLIMIT_AS` |
 //! | process CPU time | | | `RLIMIT_CPU` |
 //! | priority | | | nice (`setpriority`) |
-//! | job CPU time | not enforced yet: refused with `Unsupported` | | |
+//! | job CPU time | a watchdog on `cpu.stat` `user_usec` (`watchdog.rs`) | refused: `Unsupported` | |
 //!
 //! A job-wide limit uses the job's own v2 directory when the controller is
 //! enabled there (the job root enables every controller its parent gives it);
@@ -42,7 +42,9 @@ use rustix::fs::{Mode as FileMode, OFlags};
 use super::cgroup::{Cgroup, Version};
 use super::detect::{self, Detected};
 use super::guardian::{self, Kind, Ticket};
+use super::watchdog::Watchdog;
 use crate::error::{invalid_input, unsupported, with_context};
+use crate::event::Broadcaster;
 use crate::{CpuRate, CpuSet, CpuWeight, LimitSupport, Limits, Mode};
 
 /// The CFS period used for CPU rate caps, in microseconds (the kernel's
@@ -127,6 +129,8 @@ pub(crate) struct LimitState {
     limits: Limits,
     /// The v1 directories made for this job's limits.
     v1: Vec<V1Dir>,
+    /// The thread that enforces `job_cpu_time`.
+    watchdog: Option<Watchdog>,
 }
 
 /// What a spawn needs: the extra `cgroup.procs` to join, and the
@@ -177,6 +181,10 @@ pub(crate) struct Target<'a> {
     pub(crate) dir_name: Option<&'a str>,
     /// True when the caller chose the cgroup root: no v1 fallback then.
     pub(crate) explicit_root: bool,
+    /// The job's cgroup, shared with the job-time watchdog.
+    pub(crate) shared: Option<Arc<Cgroup>>,
+    /// Where the watchdog reports `EndOfJobTime`.
+    pub(crate) broadcaster: Arc<Broadcaster>,
 }
 
 impl LimitState {
@@ -199,12 +207,17 @@ impl LimitState {
 
     /// Applies `new` (validated) in place of the current limits.
     pub(crate) fn apply(&mut self, target: &Target<'_>, new: &Limits) -> io::Result<()> {
-        if new.job_cpu_time.is_some() {
-            return Err(unsupported(
-                "job_cpu_time is not enforced on Linux yet: it needs a watchdog on cpu.stat; \
-                 process_cpu_time (RLIMIT_CPU) limits each process",
-            ));
-        }
+        let job_time_cgroup = match (&new.job_cpu_time, &target.shared) {
+            (None, _) => None,
+            (Some(_), Some(cgroup)) if cgroup.version == Version::V2 => Some(Arc::clone(cgroup)),
+            (Some(_), _) => {
+                return Err(unsupported(
+                    "job_cpu_time cannot be enforced: it is watched in cpu.stat of a cgroup v2 \
+                     job, and this job is not one; process_cpu_time (RLIMIT_CPU) limits each \
+                     process",
+                ));
+            }
+        };
         if let Some(cpus) = &new.affinity {
             check_cpus_exist(cpus)?;
         }
@@ -256,8 +269,28 @@ impl LimitState {
             }
             written.push((*controller, place));
         }
+        // The budget restarts only when the limit changes.
+        if new.job_cpu_time != self.limits.job_cpu_time {
+            self.watchdog = None;
+            if let (Some(budget), Some(cgroup)) = (new.job_cpu_time, job_time_cgroup) {
+                match Watchdog::start(cgroup, budget, Arc::clone(&target.broadcaster)) {
+                    Ok(watchdog) => self.watchdog = Some(watchdog),
+                    Err(e) => {
+                        for (c, p) in written.iter().rev() {
+                            let _ = write_controller(*c, p, &self.limits);
+                        }
+                        return Err(e);
+                    }
+                }
+            }
+        }
         self.limits = new.clone();
         Ok(())
+    }
+
+    /// Stops the job-time watchdog (the job is being dropped).
+    pub(crate) fn stop_watchdog(&mut self) {
+        self.watchdog = None;
     }
 
     /// Where `controller`'s files are for this job, or why there are none.
@@ -376,6 +409,7 @@ impl LimitState {
     pub(crate) fn read_back(&self, target: &Target<'_>) -> io::Result<Limits> {
         let mut limits = Limits::new();
         limits.process_memory = self.limits.process_memory;
+        limits.job_cpu_time = self.watchdog.as_ref().and(self.limits.job_cpu_time);
         limits.process_cpu_time = self.limits.process_cpu_time;
         limits.priority = self.limits.priority;
         limits.affinity = self.limits.affinity.clone();
@@ -491,7 +525,15 @@ pub(crate) fn support(
         ),
         entry(
             "job_cpu_time",
-            Err("needs a watchdog on cpu.stat, not implemented yet".into()),
+            if mode == Mode::CgroupV2 {
+                Ok(
+                    "a watchdog on user_usec in cpu.stat (cgroup v2) that kills the job; \
+                    checked at least every second"
+                        .into(),
+                )
+            } else {
+                Err("watched in cpu.stat of a cgroup v2 job, which this mode has not".into())
+            },
         ),
         entry(
             "process_cpu_time",

@@ -52,7 +52,7 @@ use rustix::net::netlink;
 use super::cgroup::{Cgroup, Version};
 use super::limits::LimitState;
 use super::pgroup::ProcessGroup;
-use crate::event::{Broadcaster, Event, Events, ProcessExit};
+use crate::event::{Broadcaster, Event, ProcessExit};
 
 const MAILBOX: u64 = 0;
 const CONNECTOR: u64 = 1;
@@ -106,8 +106,11 @@ impl Mailbox {
 }
 
 impl Monitor {
-    pub(crate) fn start(members: Members, limits: Arc<Mutex<LimitState>>) -> io::Result<Monitor> {
-        let broadcaster = Arc::new(Broadcaster::default());
+    pub(crate) fn start(
+        members: Members,
+        limits: Arc<Mutex<LimitState>>,
+        broadcaster: Arc<Broadcaster>,
+    ) -> io::Result<Monitor> {
         let mailbox = Arc::new(Mailbox {
             wake: rustix::event::eventfd(0, rustix::event::EventfdFlags::CLOEXEC)?,
             stopping: AtomicBool::new(false),
@@ -128,10 +131,6 @@ impl Monitor {
             mailbox,
             thread: Some(thread),
         })
-    }
-
-    pub(crate) fn subscribe(&self) -> Events {
-        self.broadcaster.subscribe()
     }
 
     /// Tells the thread that the job put `pid` in itself (a spawn or an
