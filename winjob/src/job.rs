@@ -34,7 +34,7 @@ use crate::{Accounting, Events, Limits};
 ///   `JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE` and a handle that child processes do
 ///   not inherit. Nested jobs work (Windows 8 and later).
 /// - **Linux**: a cgroup v2 directory where one is writable, else a cgroup v1
-///   freezer directory, else a process group; see [`capabilities`](crate::capabilities).
+///   freezer directory, else a process group; see [`capabilities`](crate::capabilities()).
 ///   Kill-on-drop survives a crash of the owner through a small guardian
 ///   process (`/bin/sh`) that stays outside the job.
 ///

@@ -8,7 +8,7 @@
 //!
 //! On Windows a job is a Job Object, and this crate is a complete binding of
 //! it. On Linux the same API runs on cgroups (v2 first, v1 where only v1 is
-//! writable), with a process-group fallback; [`capabilities`] says which one is
+//! writable), with a process-group fallback; [`capabilities()`](capabilities()) says which one is
 //! in use and why.
 //!
 //! ## Start here

@@ -20,7 +20,7 @@ use crate::{Job, JobBuilder, Mode};
 /// Linux settings of a [`JobBuilder`].
 pub trait JobBuilderExt: Sealed {
     /// Uses `mode` for this job instead of the detected one (see
-    /// [`capabilities`](crate::capabilities)). [`JobBuilder::create`] fails with
+    /// [`capabilities`](crate::capabilities())). [`JobBuilder::create`] fails with
     /// `Unsupported`, saying what is missing, if this system cannot provide it,
     /// and with `InvalidInput` for [`Mode::JobObject`].
     fn mode(&mut self, mode: Mode) -> &mut Self;

@@ -27,6 +27,17 @@
 //! empty and removes the directory. If this process dies first, a guardian
 //! process outside the job does the same.
 //!
+//! **Limits** ([`limits`], [`watchdog`]): job-wide limits are controller files
+//! of the job's v2 directory, or of a directory of the same name in the v1
+//! hierarchy of the controller (hybrid hosts); per-process limits are set in
+//! the child before `exec` ([`spawn`]); the job CPU time is watched by a
+//! thread. A limit that cannot be enforced is refused before anything
+//! changes.
+//!
+//! **Events and accounting** ([`monitor`], [`accounting`]): a thread per
+//! watched job on the proc connector, `cgroup.events` and the controllers'
+//! event files; accounting reads the cgroup files into stack buffers.
+//!
 //! # Known gaps
 //!
 //! - Linux cannot impose an exit code: `terminate` kills with `SIGKILL`.
@@ -37,8 +48,15 @@
 //! - Nested jobs (a job inside another job's directory) are not created by this
 //!   API yet; members of cgroups below a job's directory are listed and killed
 //!   with it.
-//! - No limits here yet: the cgroup controllers and their mapping are added by
-//!   the limits work.
+//! - Memory is resident memory (page cache included) and its limit ends in an
+//!   OOM kill, where Windows limits committed memory and fails the
+//!   allocation; the active-process limit counts threads too.
+//! - Without the proc connector (Linux before 6.6 as a non-root user),
+//!   processes that start and exit between two looks (200 ms) are missed by
+//!   the events.
+//! - Unprivileged use needs a delegated cgroup (for example from
+//!   `systemd-run --user --scope -p Delegate=yes`); moving the caller into a
+//!   leaf so that controllers can be enabled there is not offered yet.
 
 mod accounting;
 mod cgroup;
@@ -49,6 +67,7 @@ mod monitor;
 mod parse;
 mod pgroup;
 mod spawn;
+mod watchdog;
 
 use std::fmt;
 use std::io;
@@ -66,6 +85,7 @@ use self::monitor::{Members, Monitor};
 use self::pgroup::ProcessGroup;
 use super::CreateOptions;
 use crate::error::{invalid_input, unsupported};
+use crate::event::Broadcaster;
 use crate::{Accounting, Capabilities, Events, Limits, Mode};
 
 /// Linux settings from `os::linux::JobBuilderExt`.
@@ -84,6 +104,8 @@ pub(crate) struct Job {
     limits: Arc<Mutex<LimitState>>,
     /// The event thread, started by the first `events` call.
     monitor: Mutex<Option<Monitor>>,
+    /// Where the monitor and the job-time watchdog send events.
+    broadcaster: Arc<Broadcaster>,
     /// True when the caller chose the cgroup root (no v1 fallback for limits).
     explicit_root: bool,
 }
@@ -168,6 +190,7 @@ impl Job {
             tracker,
             limits: Arc::new(Mutex::new(LimitState::default())),
             monitor: Mutex::new(None),
+            broadcaster: Arc::new(Broadcaster::default()),
             explicit_root: options.cgroup_root.is_some(),
         };
         // On failure the half-made job is dropped, which removes what it made.
@@ -202,6 +225,7 @@ impl Job {
             },
             limits: Arc::new(Mutex::new(LimitState::default())),
             monitor: Mutex::new(None),
+            broadcaster: Arc::new(Broadcaster::default()),
             explicit_root: options.cgroup_root.is_some(),
         })
     }
@@ -300,11 +324,17 @@ impl Job {
             ),
             Tracker::Group(_) => (None, None),
         };
+        let shared = match &self.tracker {
+            Tracker::Cgroup { cgroup, .. } => Some(Arc::clone(cgroup)),
+            Tracker::Group(_) => None,
+        };
         Ok(Target {
             detected: detect::detected()?,
             cgroup,
             dir_name,
             explicit_root: self.explicit_root,
+            shared,
+            broadcaster: Arc::clone(&self.broadcaster),
         })
     }
 
@@ -331,12 +361,13 @@ impl Job {
                 Tracker::Cgroup { cgroup, .. } => Members::Cgroup(Arc::clone(cgroup)),
                 Tracker::Group(group) => Members::Group(Arc::clone(group)),
             };
-            *monitor = Some(Monitor::start(members, Arc::clone(&self.limits))?);
+            *monitor = Some(Monitor::start(
+                members,
+                Arc::clone(&self.limits),
+                Arc::clone(&self.broadcaster),
+            )?);
         }
-        Ok(monitor
-            .as_ref()
-            .map(Monitor::subscribe)
-            .expect("started above"))
+        Ok(self.broadcaster.subscribe())
     }
 
     pub(crate) fn limits(&self) -> io::Result<Limits> {
@@ -422,13 +453,14 @@ impl Job {
 
 impl Drop for Job {
     fn drop(&mut self) {
-        // Stop the event thread first: it reads the directories removed below.
+        // Stop the threads first: they read the directories removed below.
         drop(
             self.monitor
                 .get_mut()
                 .unwrap_or_else(|e| e.into_inner())
                 .take(),
         );
+        self.lock_limits().stop_watchdog();
         self.drop_tracker();
         if matches!(
             &self.tracker,
@@ -436,6 +468,8 @@ impl Drop for Job {
         ) {
             self.lock_limits().remove_dirs();
         }
+        // Every subscription ends with the job.
+        self.broadcaster.close();
     }
 }
 
