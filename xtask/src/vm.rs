@@ -38,7 +38,7 @@
 //!    writer below, no `cpio` tool needed): busybox (its applets installed as
 //!    symlinks at boot; the library's guardian is a `/bin/sh` script), the
 //!    tests under `/tests/`, the helper, `/dev/console`, and `/init`, a shell
-//!    script that mounts `/proc`, `/sys`, `/dev`, `/tmp` and cgroup2, enables
+//!    script that mounts `/proc`, `/sys`, `/dev` and cgroup2, enables
 //!    the controllers, runs each test binary with `--show-output
 //!    --test-threads=2` between `winjob-vm: begin`/`end` markers, checks
 //!    that `/sys/fs/cgroup/winjob/` holds no job directory and no helper is
@@ -601,7 +601,9 @@ fn init_script(tests: &Tests, filters: &[&str]) -> String {
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp TMPDIR=/tmp RUST_BACKTRACE=1
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
-mount -t tmpfs -o mode=1777 tmpfs /tmp
+# /tmp lives in the initramfs (already in RAM): a tmpfs mounted over it would
+# hide the helper when the workspace itself is under /tmp.
+mkdir -p /tmp && chmod 1777 /tmp
 mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup
 echo "{CONTROLLERS}" > /sys/fs/cgroup/cgroup.subtree_control
 echo "{MARK}kernel $(uname -r), $(nproc) CPUs, $(free -m | awk '/Mem:/ {{ print $2 }}') MiB"

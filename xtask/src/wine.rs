@@ -68,12 +68,12 @@ pub(crate) fn ensure_tools() -> Result<(), String> {
         .args(["target", "list", "--installed"])
         .output()
         .map_err(|e| format!("cannot run rustup: {e}"))?;
-    if !String::from_utf8_lossy(&installed.stdout)
-        .lines()
-        .any(|l| l.trim() == TARGET)
-    {
-        run(Command::new("rustup").args(["target", "add", TARGET]))
-            .map_err(|e| format!("cannot add the Rust target {TARGET}: {e}"))?;
+    let installed = String::from_utf8_lossy(&installed.stdout);
+    for target in std::iter::once(TARGET).chain(OTHER_WINDOWS_TARGETS) {
+        if !installed.lines().any(|l| l.trim() == target) {
+            run(Command::new("rustup").args(["target", "add", target]))
+                .map_err(|e| format!("cannot add the Rust target {target}: {e}"))?;
+        }
     }
     Ok(())
 }
