@@ -1,69 +1,80 @@
 //! `winjob`: run a program and its whole process tree in a job.
 //!
-//! This is the skeleton of the command; the full set of flags (limits,
-//! timeouts, events, reports) is its own piece of work. What works now:
-//!
 //! ```text
-//! winjob caps                 what jobs can do on this machine
-//! winjob run -- PROGRAM ARGS  run PROGRAM in a job; when it exits, kill
-//!                             whatever it left behind; exit with its code
+//! winjob run [OPTIONS] -- PROGRAM [ARGS...]   run PROGRAM in a job, with limits
+//! winjob caps [--json]                        what jobs can enforce on this machine
+//! winjob ps NAME                              the processes of a named job
+//! winjob stat NAME [--json]                   the accounting of a named job
+//! winjob kill NAME [--grace D]                stop a named job
 //! ```
+//!
+//! Exit codes of `winjob run`: PROGRAM's own exit code (128+N if a signal N
+//! ended it); [`EXIT_LIMIT`] (123) when a job limit ended it; [`EXIT_TIMEOUT`]
+//! (124) when `--timeout` ended it; [`EXIT_FAILURE`] (125) when winjob itself
+//! failed; [`EXIT_USAGE`] (2) for a bad command line, in which case nothing was
+//! started.
 #![forbid(unsafe_code)]
 
-use std::process::{Command, ExitCode};
+mod cli;
+mod named;
+mod parse;
+mod run;
 
-/// Exit code for usage errors, as for most Unix tools.
-const USAGE: u8 = 2;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Bad command line (also: PROGRAM not found, a limit this machine cannot
+/// enforce without `--best-effort`). Nothing was started.
+pub(crate) const EXIT_USAGE: u8 = 2;
+/// A job limit (CPU time, memory) ended PROGRAM.
+pub(crate) const EXIT_LIMIT: u8 = 123;
+/// `--timeout` expired and winjob ended the tree.
+pub(crate) const EXIT_TIMEOUT: u8 = 124;
+/// winjob itself failed (creating the job, waiting, reporting).
+pub(crate) const EXIT_FAILURE: u8 = 125;
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("caps") if args.len() == 1 => match winjob::capabilities() {
-            Ok(caps) => {
-                println!("{caps}");
-                ExitCode::SUCCESS
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                let _ = e.print();
+                return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                    ExitCode::from(EXIT_USAGE)
+                } else {
+                    ExitCode::SUCCESS
+                };
             }
-            Err(e) => fail(&format!("cannot detect capabilities: {e}"), 1),
-        },
-        Some("run") => match args.get(1).map(String::as_str) {
-            Some("--") if args.len() > 2 => run(&args[2], &args[3..]),
-            _ => fail("run: expected `winjob run -- PROGRAM [ARGS...]`", USAGE),
-        },
-        Some("--version" | "-V") => {
-            println!("winjob {}", env!("CARGO_PKG_VERSION"));
-            ExitCode::SUCCESS
+            // One line: clap's first line, without its "error: " prefix.
+            let text = e.render().to_string();
+            let first: Vec<&str> = text
+                .lines()
+                .take_while(|l| !l.trim().is_empty())
+                .map(str::trim)
+                .collect();
+            let line = first.join(" ");
+            let line = line.strip_prefix("error: ").unwrap_or(&line);
+            return fail(line, EXIT_USAGE);
         }
-        _ => fail(
-            "usage: winjob caps | winjob run -- PROGRAM [ARGS...]",
-            USAGE,
-        ),
+    };
+    match cli.command {
+        cli::Command::Run(args) => run::run(&args),
+        cli::Command::Caps(args) => named::caps(&args),
+        cli::Command::Ps(args) => named::ps(&args),
+        cli::Command::Stat(args) => named::stat(&args),
+        cli::Command::Kill(args) => named::kill(&args),
     }
 }
 
-fn fail(message: &str, code: u8) -> ExitCode {
+/// Prints `winjob: message` on stderr and returns `code`.
+pub(crate) fn fail(message: &str, code: u8) -> ExitCode {
     eprintln!("winjob: {message}");
     ExitCode::from(code)
-}
-
-fn run(program: &str, args: &[String]) -> ExitCode {
-    let job = match winjob::Job::new() {
-        Ok(job) => job,
-        Err(e) => return fail(&format!("cannot create a job: {e}"), 1),
-    };
-    let mut child = match job.spawn(Command::new(program).args(args)) {
-        Ok(child) => child,
-        Err(e) => return fail(&format!("cannot start {program:?}: {e}"), USAGE),
-    };
-    let status = match child.wait() {
-        Ok(status) => status,
-        Err(e) => return fail(&format!("cannot wait for {program:?}: {e}"), 1),
-    };
-    // Whatever PROGRAM left behind dies with the job.
-    if let Err(e) = job.terminate(1).and_then(|()| job.wait()) {
-        return fail(&format!("cannot end the processes left in the job: {e}"), 1);
-    }
-    match status.code() {
-        Some(code) => ExitCode::from(u8::try_from(code & 0xff).unwrap_or(1)),
-        None => ExitCode::from(128 + 9),
-    }
 }

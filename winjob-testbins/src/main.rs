@@ -356,13 +356,20 @@ fn monitor_threads() -> io::Result<ExitCode> {
             .map(|d| d.count())
             .unwrap_or(0)
     };
-    say(&format!("threads {}", threads()));
+    let before = threads();
+    say(&format!("threads {before}"));
     let job = winjob::Job::new()?;
     let events = job.events()?;
     say(&format!("threads {}", threads()));
     drop(job);
     // The subscription ends once the monitor is gone.
     say(&format!("ended {}", events.recv().is_none()));
+    // A joined thread can linger in /proc for a moment after `join` returns
+    // (its task is released just after it wakes the joiner): give it 2 s.
+    let until = Instant::now() + Duration::from_secs(2);
+    while threads() > before && Instant::now() < until {
+        thread::sleep(Duration::from_millis(5));
+    }
     say(&format!("threads {}", threads()));
     Ok(ExitCode::SUCCESS)
 }

@@ -105,13 +105,15 @@ pub(crate) fn ci() -> Result<(), String> {
     check("bindings", bindings::run(true));
 
     outcomes.push(Outcome {
-        suite: "host: unit and doc tests".into(),
+        suite: "host: unit and doc tests, the winjob command".into(),
         result: cargo_test(cargo().args([
             "test",
             "-p",
             "winjob",
             "-p",
             "xtask",
+            "-p",
+            "winjob-cli",
             "--all-features",
             "--",
             "--show-output",
@@ -353,6 +355,8 @@ fn wine_suite(filters: &[&str]) -> Result<Counts, String> {
         "winjob",
         "-p",
         "winjob-testbins",
+        "-p",
+        "winjob-cli",
         "--all-features",
         "--",
         "--show-output",

@@ -1,0 +1,282 @@
+//! The command line, declared with clap.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::parse;
+
+/// Run a program and its whole process tree in a job: limit it, watch it,
+/// account for it, and kill all of it at once.
+#[derive(Debug, Parser)]
+#[command(
+    name = "winjob",
+    version,
+    after_help = "Examples:\n  winjob run --memory 512MiB --timeout 2m -- make -j8\n  winjob caps --json\n\n\
+Exit codes of `run`: PROGRAM's exit code (128+N for signal N); 123 a job limit ended it; \
+124 --timeout ended it; 125 winjob itself failed; 2 bad command line (nothing started)."
+)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run PROGRAM in a new job, with limits; report what it used.
+    Run(Box<RunArgs>),
+    /// Show what this machine can enforce: the job mode and each limit.
+    #[command(after_help = "Example:\n  winjob caps\n  winjob caps --json")]
+    Caps(CapsArgs),
+    /// List the processes of a named job (pid, name, CPU time).
+    #[command(
+        after_help = "Example:\n  winjob run --name build --keep -- make -j8 &\n  winjob ps build"
+    )]
+    Ps(NameArgs),
+    /// Show the accounting of a named job.
+    #[command(after_help = "Example:\n  winjob stat build --json")]
+    Stat(NameArgs),
+    /// Stop a named job: ask every process to exit, then kill after the grace period.
+    #[command(after_help = "Example:\n  winjob kill build --grace 10s")]
+    Kill(KillArgs),
+}
+
+/// `winjob run`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  winjob run --memory 512MiB --max-processes 64 --timeout 2m -- make -j8\n  \
+winjob run --cpu-rate 25% --json --report-file report.json -- ./bench\n  \
+winjob run --name build --keep -- ./server\n\n\
+SIZE: 1048576, 512K, 512MiB, 2G (K/M/G/T = 1024-based, KB/MB/GB/TB = 1000-based).\n\
+DURATION: 1.5s, 200ms, 2m, 1h (a bare number is seconds).\n\n\
+Exit codes: PROGRAM's exit code (128+N if signal N ended it); 123 a job limit (CPU time, memory) ended it;\n\
+124 --timeout ended it; 125 winjob itself failed; 2 bad command line, PROGRAM not found, or a limit this\n\
+machine cannot enforce (without --best-effort): nothing was started."
+)]
+pub(crate) struct RunArgs {
+    /// Memory limit for the whole job (SIZE, at least 1MiB).
+    #[arg(long, value_name = "SIZE", value_parser = parse_memory, allow_hyphen_values = true)]
+    pub(crate) memory: Option<u64>,
+    /// Memory limit for each process (SIZE, at least 1MiB).
+    #[arg(long, value_name = "SIZE", value_parser = parse_memory, allow_hyphen_values = true)]
+    pub(crate) process_memory: Option<u64>,
+    /// Most processes in the job at once (at least 1).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), allow_hyphen_values = true)]
+    pub(crate) max_processes: Option<u32>,
+    /// Hard CPU cap, as a share of the whole machine (0.01 to 100, e.g. 25 or 12.5%).
+    #[arg(long, value_name = "PERCENT", value_parser = parse::parse_percent, allow_hyphen_values = true)]
+    pub(crate) cpu_rate: Option<f64>,
+    /// CPU time the whole job may use (DURATION); then it is killed.
+    #[arg(long, value_name = "DURATION", value_parser = parse_positive_duration, allow_hyphen_values = true)]
+    pub(crate) cpu_time: Option<Duration>,
+    /// Wall-clock limit (DURATION): then stop the tree gracefully, and kill it after --grace.
+    #[arg(long, value_name = "DURATION", value_parser = parse_positive_duration, allow_hyphen_values = true)]
+    pub(crate) timeout: Option<Duration>,
+    /// How long a graceful stop may take before the tree is killed (DURATION).
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse::parse_duration, allow_hyphen_values = true)]
+    pub(crate) grace: Duration,
+    /// Scheduling priority of every process.
+    #[arg(long, value_name = "PRIORITY", value_parser = ["idle", "below-normal", "normal", "above-normal", "high"])]
+    pub(crate) priority: Option<String>,
+    /// CPUs the processes may run on (a list such as 0,2-3).
+    #[arg(long, value_name = "LIST", value_parser = parse_affinity)]
+    pub(crate) affinity: Option<winjob::CpuSet>,
+    /// Name the job, so that `winjob ps/stat/kill NAME` can find it.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) name: Option<String>,
+    /// Windows only: may processes start children outside the job.
+    #[arg(long, value_name = "MODE", value_parser = ["never", "allowed", "silent"])]
+    pub(crate) breakaway: Option<String>,
+    /// Windows only: UI restrictions, comma-separated (handles, read-clipboard,
+    /// write-clipboard, system-parameters, display-settings, global-atoms,
+    /// desktop, exit-windows, ime, all).
+    #[arg(long, value_name = "LIST", value_parser = parse_ui_list)]
+    pub(crate) ui_restrict: Option<Vec<String>>,
+    /// When PROGRAM exits, wait until every process of the job has exited
+    /// (instead of killing them).
+    #[arg(long, conflicts_with = "keep")]
+    pub(crate) wait_all: bool,
+    /// When PROGRAM exits, leave the rest of the job running (needs --name).
+    #[arg(long, requires = "name")]
+    pub(crate) keep: bool,
+    /// Print each job event as it happens, on stderr (JSON lines with --json).
+    #[arg(long)]
+    pub(crate) events: bool,
+    /// Report (and events) as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Write the report to PATH instead of stderr.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) report_file: Option<PathBuf>,
+    /// No live status line.
+    #[arg(long, short)]
+    pub(crate) quiet: bool,
+    /// A limit this machine cannot enforce is a warning, not an error.
+    #[arg(long)]
+    pub(crate) best_effort: bool,
+    /// The program to run, then its arguments.
+    #[arg(required = true, last = true, value_name = "PROGRAM")]
+    pub(crate) command: Vec<OsString>,
+}
+
+/// `winjob caps`.
+#[derive(Debug, Args)]
+pub(crate) struct CapsArgs {
+    /// As JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `winjob ps` and `winjob stat`.
+#[derive(Debug, Args)]
+pub(crate) struct NameArgs {
+    /// The job's name (as given to `winjob run --name`).
+    pub(crate) name: String,
+    /// As JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `winjob kill`.
+#[derive(Debug, Args)]
+pub(crate) struct KillArgs {
+    /// The job's name (as given to `winjob run --name`).
+    pub(crate) name: String,
+    /// How long the processes get to exit before they are killed (DURATION; 0 kills at once).
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse::parse_duration, allow_hyphen_values = true)]
+    pub(crate) grace: Duration,
+}
+
+fn parse_memory(s: &str) -> Result<u64, String> {
+    let bytes = parse::parse_size(s)?;
+    if bytes < winjob::MIN_MEMORY_LIMIT {
+        return Err(format!(
+            "{s:?} is below the minimum of 1MiB; expected {}",
+            parse::SIZE_FORMS
+        ));
+    }
+    Ok(bytes)
+}
+
+fn parse_positive_duration(s: &str) -> Result<Duration, String> {
+    let d = parse::parse_duration(s)?;
+    if d < Duration::from_micros(1) {
+        return Err(format!(
+            "{s:?} is zero; expected a positive duration such as 1.5s, 200ms or 2m"
+        ));
+    }
+    Ok(d)
+}
+
+/// The CPUs of this machine, where they can be known.
+fn machine_cpus() -> Option<winjob::CpuSet> {
+    #[cfg(target_os = "linux")]
+    if let Ok(text) = std::fs::read_to_string("/sys/devices/system/cpu/possible") {
+        return text.trim().parse().ok();
+    }
+    let n = std::thread::available_parallelism().ok()?.get();
+    Some((0..u32::try_from(n).ok()?).collect())
+}
+
+fn parse_affinity(s: &str) -> Result<winjob::CpuSet, String> {
+    let set: winjob::CpuSet = s.parse().map_err(|e: std::io::Error| e.to_string())?;
+    if let Some(cpus) = machine_cpus()
+        && let Some(missing) = set.iter().find(|c| !cpus.contains(*c))
+    {
+        return Err(format!(
+            "CPU {missing} does not exist; this machine has CPUs {cpus}"
+        ));
+    }
+    Ok(set)
+}
+
+/// The names `--ui-restrict` accepts.
+pub(crate) const UI_NAMES: [&str; 10] = [
+    "handles",
+    "read-clipboard",
+    "write-clipboard",
+    "system-parameters",
+    "display-settings",
+    "global-atoms",
+    "desktop",
+    "exit-windows",
+    "ime",
+    "all",
+];
+
+fn parse_ui_list(s: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim) {
+        if !UI_NAMES.contains(&part) {
+            return Err(format!(
+                "{part:?} is not a UI restriction; accepted: {}",
+                UI_NAMES.join(", ")
+            ));
+        }
+        out.push(part.to_owned());
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn run_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "winjob",
+            "run",
+            "--memory",
+            "64MiB",
+            "--cpu-rate",
+            "12.5%",
+            "--timeout",
+            "1.5s",
+            "--affinity",
+            "0",
+            "--",
+            "sh",
+            "-c",
+            "true",
+        ])
+        .unwrap();
+        let Command::Run(run) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(run.memory, Some(64 << 20));
+        assert_eq!(run.cpu_rate, Some(12.5));
+        assert_eq!(run.timeout, Some(Duration::from_millis(1500)));
+        assert_eq!(run.grace, Duration::from_secs(5));
+        assert_eq!(run.command, ["sh", "-c", "true"]);
+    }
+
+    #[test]
+    fn bad_flags_are_refused() {
+        for args in [
+            &["run", "--memory", "-1", "--", "x"][..],
+            &["run", "--memory", "10", "--", "x"],
+            &["run", "--cpu-rate", "0", "--", "x"],
+            &["run", "--cpu-rate", "150", "--", "x"],
+            &["run", "--affinity", "4095", "--", "x"],
+            &["run", "--max-processes", "0", "--", "x"],
+            &["run", "--timeout", "0", "--", "x"],
+            &["run", "--keep", "--", "x"],
+            &["run", "--priority", "urgent", "--", "x"],
+            &["run", "--ui-restrict", "bogus", "--", "x"],
+            &["run"],
+        ] {
+            let argv = std::iter::once("winjob").chain(args.iter().copied());
+            assert!(Cli::try_parse_from(argv).is_err(), "{args:?}");
+        }
+    }
+}

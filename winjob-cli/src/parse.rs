@@ -1,0 +1,237 @@
+//! Pure parsers for the values of the command line: sizes, durations,
+//! percentages. Each returns a one-line message saying what is accepted.
+
+use std::time::Duration;
+
+/// What `SIZE` accepts, for messages and help.
+pub(crate) const SIZE_FORMS: &str = "a size such as 1048576, 512K, 512MiB, 2G or 1.5GB (K/M/G/T and KiB/MiB/GiB/TiB are \
+     powers of 1024, KB/MB/GB/TB powers of 1000)";
+
+/// What `DURATION` accepts, for messages and help.
+pub(crate) const DURATION_FORMS: &str = "a duration such as 1.5s, 200ms, 2m or 1h (units ns, us, ms, s, m, h, d; a bare number is seconds)";
+
+/// Parses a size in bytes: `1048576`, `512K`, `512MiB`, `2G`, `1.5GB`.
+///
+/// Units are case-insensitive. `K`, `M`, `G`, `T` (with or without `iB`) are
+/// powers of 1024; `KB`, `MB`, `GB`, `TB` are powers of 1000; `B` is bytes.
+/// A fractional number is rounded down to a whole byte.
+pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    if t.starts_with('-') {
+        return Err(format!("{s:?} is negative; expected {SIZE_FORMS}"));
+    }
+    let unit = unit.trim();
+    let multiplier: u64 = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "t" | "tib" => 1 << 40,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "tb" => 1_000_000_000_000,
+        _ => {
+            return Err(format!(
+                "{s:?} has an unknown unit {unit:?}; expected {SIZE_FORMS}"
+            ));
+        }
+    };
+    let bad = || format!("{s:?} is not a size; expected {SIZE_FORMS}");
+    if number.is_empty() || number.starts_with('.') || number.ends_with('.') {
+        return Err(bad());
+    }
+    let (whole, frac) = number.split_once('.').unwrap_or((number, ""));
+    let whole: u64 = whole.parse().map_err(|_| bad())?;
+    let too_big = || format!("{s:?} is too large; at most 2^64-1 bytes");
+    let mut bytes = whole.checked_mul(multiplier).ok_or_else(too_big)?;
+    if !frac.is_empty() {
+        if frac.contains('.') || frac.len() > 18 {
+            return Err(bad());
+        }
+        let digits: u64 = frac.parse().map_err(|_| bad())?;
+        let scale = 10u128.pow(u32::try_from(frac.len()).map_err(|_| bad())?);
+        let part = u128::from(digits) * u128::from(multiplier) / scale;
+        bytes = bytes
+            .checked_add(u64::try_from(part).map_err(|_| too_big())?)
+            .ok_or_else(too_big)?;
+    }
+    Ok(bytes)
+}
+
+/// Parses a duration: `1.5s`, `200ms`, `2m`, `1h`, `90` (seconds).
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    if t.starts_with('-') {
+        return Err(format!("{s:?} is negative; expected {DURATION_FORMS}"));
+    }
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let unit = unit.trim();
+    let nanos_per_unit: u128 = match unit {
+        "ns" => 1,
+        "us" | "µs" => 1_000,
+        "ms" => 1_000_000,
+        "" | "s" => 1_000_000_000,
+        "m" | "min" => 60_000_000_000,
+        "h" => 3_600_000_000_000,
+        "d" => 86_400_000_000_000,
+        _ => {
+            return Err(format!(
+                "{s:?} has an unknown unit {unit:?}; expected {DURATION_FORMS}"
+            ));
+        }
+    };
+    let bad = || format!("{s:?} is not a duration; expected {DURATION_FORMS}");
+    if number.is_empty() || number.starts_with('.') || number.ends_with('.') {
+        return Err(bad());
+    }
+    let (whole, frac) = number.split_once('.').unwrap_or((number, ""));
+    let whole: u128 = whole.parse().map_err(|_| bad())?;
+    let mut nanos = whole.checked_mul(nanos_per_unit).ok_or_else(bad)?;
+    if !frac.is_empty() {
+        if frac.contains('.') || frac.len() > 18 {
+            return Err(bad());
+        }
+        let digits: u128 = frac.parse().map_err(|_| bad())?;
+        let scale = 10u128.pow(u32::try_from(frac.len()).map_err(|_| bad())?);
+        nanos += digits * nanos_per_unit / scale;
+    }
+    let too_long = || format!("{s:?} is too long; at most 100 years");
+    if nanos > 100 * 365 * 86_400_000_000_000 {
+        return Err(too_long());
+    }
+    let secs = u64::try_from(nanos / 1_000_000_000).map_err(|_| too_long())?;
+    let sub = u32::try_from(nanos % 1_000_000_000).map_err(|_| too_long())?;
+    Ok(Duration::new(secs, sub))
+}
+
+/// Parses a percentage of the whole machine, above 0 and at most 100:
+/// `25`, `25%`, `12.5%`.
+pub(crate) fn parse_percent(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let number = t.strip_suffix('%').unwrap_or(t).trim();
+    let accepted = "a percentage of the whole machine above 0 and at most 100, such as 25 or 12.5%";
+    let valid = !number.is_empty()
+        && number.chars().all(|c| c.is_ascii_digit() || c == '.')
+        && number.chars().filter(|&c| c == '.').count() <= 1;
+    if number.starts_with('-') {
+        return Err(format!("{s:?} is negative; expected {accepted}"));
+    }
+    let value: f64 = if valid { number.parse().ok() } else { None }
+        .ok_or_else(|| format!("{s:?} is not a percentage; expected {accepted}"))?;
+    if !(0.01..=100.0).contains(&value) {
+        return Err(format!("{s:?} is out of range; expected {accepted}"));
+    }
+    Ok(value)
+}
+
+/// Formats a byte count for people: `512.0 MiB`.
+pub(crate) fn format_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1048576"), Ok(1_048_576));
+        assert_eq!(parse_size("512MiB"), Ok(512 << 20));
+        assert_eq!(parse_size("512mib"), Ok(512 << 20));
+        assert_eq!(parse_size("2G"), Ok(2 << 30));
+        assert_eq!(parse_size("2GB"), Ok(2_000_000_000));
+        assert_eq!(parse_size("1.5K"), Ok(1536));
+        assert_eq!(parse_size("64 M"), Ok(64 << 20));
+        assert_eq!(parse_size("7B"), Ok(7));
+        assert_eq!(parse_size("0"), Ok(0));
+    }
+
+    #[test]
+    fn bad_sizes() {
+        for bad in [
+            "",
+            "-1",
+            "-5M",
+            "12X",
+            "M",
+            "1..5M",
+            ".5M",
+            "5.M",
+            "1.2.3G",
+            "abc",
+            "1e6",
+            "99999999999999999999",
+            "20000000T",
+        ] {
+            let err = parse_size(bad).unwrap_err();
+            assert!(
+                err.contains("size") || err.contains("negative") || err.contains("large"),
+                "{bad}: {err}"
+            );
+        }
+        assert!(parse_size("-1").unwrap_err().contains("negative"));
+        assert!(parse_size("3Q").unwrap_err().contains("unknown unit"));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("200ms"), Ok(Duration::from_millis(200)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("250us"), Ok(Duration::from_micros(250)));
+        assert_eq!(parse_duration("0.001ms"), Ok(Duration::from_nanos(1000)));
+    }
+
+    #[test]
+    fn bad_durations() {
+        for bad in [
+            "", "-1s", "1x", "s", "1.s", ".5s", "1.2.3s", "1e3s", "1000000d",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        assert!(parse_duration("-2s").unwrap_err().contains("negative"));
+        assert!(parse_duration("5y").unwrap_err().contains("unknown unit"));
+    }
+
+    #[test]
+    fn percents() {
+        assert_eq!(parse_percent("25"), Ok(25.0));
+        assert_eq!(parse_percent("12.5%"), Ok(12.5));
+        assert_eq!(parse_percent("100"), Ok(100.0));
+        assert_eq!(parse_percent("0.01"), Ok(0.01));
+        for bad in [
+            "0", "150", "100.5", "-5", "abc", "", "%", "NaN", "inf", "1e2",
+        ] {
+            assert!(parse_percent(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn format_sizes() {
+        assert_eq!(format_size(10), "10 B");
+        assert_eq!(format_size(512 << 20), "512.0 MiB");
+        assert_eq!(format_size(1536), "1.5 KiB");
+    }
+}

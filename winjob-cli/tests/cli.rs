@@ -1,0 +1,573 @@
+//! End-to-end tests of the `winjob` binary: on Linux natively, on Windows
+//! (and under Wine) with `cmd /c`.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+const WINJOB: &str = env!("CARGO_BIN_EXE_winjob");
+
+fn winjob(args: &[&str]) -> Output {
+    Command::new(WINJOB)
+        .args(args)
+        .output()
+        .expect("cannot run winjob")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A fresh scratch directory for one test.
+fn scratch(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("winjob-cli-{}-{test}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn read_json(path: &std::path::Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap();
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad JSON {text:?}: {e}"))
+}
+
+#[test]
+fn help_shows_examples() {
+    for args in [
+        &["--help"][..],
+        &["run", "--help"],
+        &["caps", "--help"],
+        &["ps", "--help"],
+        &["stat", "--help"],
+        &["kill", "--help"],
+    ] {
+        let out = winjob(args);
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        assert!(
+            stdout(&out).contains("Example"),
+            "{args:?}: {}",
+            stdout(&out)
+        );
+    }
+}
+
+#[test]
+fn caps_text_and_json() {
+    let out = winjob(&["caps"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(stdout(&out).contains("mode:"));
+    let out = winjob(&["caps", "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["mode"].is_string());
+    assert!(v["limits"].as_array().is_some_and(|l| !l.is_empty()));
+}
+
+#[test]
+fn missing_program_is_a_usage_error() {
+    let out = winjob(&["run"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    let out = winjob(&["run", "--", "winjob-no-such-program-xyz"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(stderr(&out).contains("winjob-no-such-program-xyz"));
+}
+
+#[test]
+fn unknown_job_name() {
+    let out = winjob(&["stat", "winjob-cli-no-such-job"]);
+    assert!(!out.status.success());
+    let out = winjob(&["ps", "winjob-cli-no-such-job"]);
+    assert!(!out.status.success());
+}
+
+#[cfg(target_os = "linux")]
+mod linux {
+    use super::*;
+
+    fn caps() -> serde_json::Value {
+        serde_json::from_slice(&winjob(&["caps", "--json"]).stdout).unwrap()
+    }
+
+    /// Whether `limit` is enforced here; prints the skip line if not.
+    fn enforced(limit: &str, test: &str) -> bool {
+        let caps = caps();
+        let ok = caps["limits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["limit"] == limit && l["enforced"] == true);
+        if !ok {
+            println!("skipped: {test}: {limit} is not enforced here");
+        }
+        ok
+    }
+
+    fn alive(pid: u32) -> bool {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Ok(stat) => !stat
+                .rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+            Err(_) => false,
+        }
+    }
+
+    fn wait_dead(pid: u32, within: Duration) -> bool {
+        let end = Instant::now() + within;
+        while Instant::now() < end {
+            if !alive(pid) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        !alive(pid)
+    }
+
+    fn read_pid(path: &std::path::Path, within: Duration) -> u32 {
+        let end = Instant::now() + within;
+        loop {
+            if let Ok(text) = std::fs::read_to_string(path)
+                && let Ok(pid) = text.trim().parse()
+            {
+                return pid;
+            }
+            assert!(Instant::now() < end, "no pid in {}", path.display());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn exit_code_passes_through() {
+        let out = winjob(&["run", "-q", "--", "sh", "-c", "exit 7"]);
+        assert_eq!(out.status.code(), Some(7), "{out:?}");
+        assert!(stderr(&out).contains("exit code 7"));
+    }
+
+    #[test]
+    fn tree_is_killed_after_program_exits() {
+        let dir = scratch("tree");
+        let pidfile = dir.join("pid");
+        let script = format!("sleep 300 & echo $! > {}; exit 0", pidfile.display());
+        let out = winjob(&["run", "--", "sh", "-c", &script]);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let pid = read_pid(&pidfile, Duration::from_secs(1));
+        assert!(
+            wait_dead(pid, Duration::from_secs(2)),
+            "sleep {pid} survived"
+        );
+        assert!(stderr(&out).contains("rest killed"), "{}", stderr(&out));
+    }
+
+    #[test]
+    fn sigkill_to_winjob_kills_the_tree() {
+        let dir = scratch("sigkill");
+        let pidfile = dir.join("pid");
+        let script = format!("sleep 300 & echo $! > {}; wait", pidfile.display());
+        let mut child = Command::new(WINJOB)
+            .args(["run", "-q", "--", "sh", "-c", &script])
+            .spawn()
+            .unwrap();
+        let pid = read_pid(&pidfile, Duration::from_secs(5));
+        assert!(alive(pid));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        assert!(
+            wait_dead(pid, Duration::from_secs(5)),
+            "sleep {pid} survived"
+        );
+    }
+
+    #[test]
+    fn wait_all_waits_for_the_tree() {
+        let dir = scratch("waitall");
+        let marker = dir.join("marker");
+        let script = format!("(sleep 0.3; touch {}) & exit 0", marker.display());
+        let out = winjob(&["run", "-q", "--wait-all", "--", "sh", "-c", &script]);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        assert!(marker.exists(), "--wait-all returned before the tree ended");
+        let _ = std::fs::remove_file(&marker);
+        let out = winjob(&["run", "-q", "--", "sh", "-c", &script]);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        std::thread::sleep(Duration::from_millis(500));
+        assert!(!marker.exists(), "the background process was not killed");
+    }
+
+    #[test]
+    fn json_report_of_a_spinner() {
+        if Command::new("timeout").arg("--version").output().is_err() {
+            println!("skipped: json_report_of_a_spinner: no `timeout` command");
+            return;
+        }
+        let dir = scratch("spinner");
+        let report = dir.join("report.json");
+        let out = winjob(&[
+            "run",
+            "--json",
+            "--report-file",
+            report.to_str().unwrap(),
+            "--",
+            "timeout",
+            "1",
+            "sh",
+            "-c",
+            "while :; do :; done",
+        ]);
+        // `timeout` itself exits with 124; that is PROGRAM's code.
+        assert_eq!(out.status.code(), Some(124), "{out:?}");
+        let v = read_json(&report);
+        assert_eq!(v["program_exit_code"], 124);
+        assert!(v["ended_by"].is_null());
+        let cpu = v["cpu_time"].as_f64().expect("cpu_time");
+        assert!(cpu >= 0.8, "cpu time {cpu}");
+        assert!(v["wall_time"].as_f64().unwrap() >= 0.9);
+        assert!(v["processes_total"].as_u64().unwrap() >= 2);
+    }
+
+    #[test]
+    fn timeout_stops_the_tree() {
+        let dir = scratch("timeout");
+        let report = dir.join("report.json");
+        let start = Instant::now();
+        let out = winjob(&[
+            "run",
+            "--timeout",
+            "300ms",
+            "--grace",
+            "200ms",
+            "--json",
+            "--report-file",
+            report.to_str().unwrap(),
+            "--",
+            "sh",
+            "-c",
+            "trap '' TERM; sleep 30",
+        ]);
+        assert_eq!(out.status.code(), Some(124), "{out:?}");
+        assert!(start.elapsed() < Duration::from_secs(10));
+        let v = read_json(&report);
+        assert_eq!(v["ended_by"], "timeout");
+        assert_eq!(v["exit_code"], 124);
+    }
+
+    #[test]
+    fn memory_limit_is_hit_and_reported() {
+        if !enforced("job_memory", "memory_limit_is_hit_and_reported") {
+            return;
+        }
+        let dir = scratch("memory");
+        let report = dir.join("report.json");
+        let out = winjob(&[
+            "run",
+            "--memory",
+            "32MiB",
+            "--json",
+            "--report-file",
+            report.to_str().unwrap(),
+            "--",
+            "sh",
+            "-c",
+            "a=x; while :; do a=\"$a$a\"; done",
+        ]);
+        let v = read_json(&report);
+        assert!(
+            v["limits_hit"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|l| l == "memory"),
+            "{v}"
+        );
+        assert_eq!(out.status.code(), Some(123), "{out:?}");
+        assert_eq!(v["ended_by"], "limit");
+    }
+
+    #[test]
+    fn process_limit_is_hit_and_reported() {
+        if !enforced("active_processes", "process_limit_is_hit_and_reported") {
+            return;
+        }
+        let dir = scratch("procs");
+        let report = dir.join("report.json");
+        let out = winjob(&[
+            "run",
+            "--max-processes",
+            "3",
+            "--json",
+            "--report-file",
+            report.to_str().unwrap(),
+            "--",
+            "sh",
+            "-c",
+            "for i in 1 2 3 4 5 6 7 8; do sleep 5 & done; wait",
+        ]);
+        let v = read_json(&report);
+        assert!(
+            v["limits_hit"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|l| l == "max_processes"),
+            "{v} {out:?}"
+        );
+    }
+
+    #[test]
+    fn cpu_time_limit_ends_the_job() {
+        if !enforced("job_cpu_time", "cpu_time_limit_ends_the_job") {
+            return;
+        }
+        let out = winjob(&[
+            "run",
+            "-q",
+            "--cpu-time",
+            "300ms",
+            "--",
+            "sh",
+            "-c",
+            "while :; do :; done",
+        ]);
+        assert_eq!(out.status.code(), Some(123), "{out:?}");
+        assert!(stderr(&out).contains("cpu_time"), "{}", stderr(&out));
+    }
+
+    #[test]
+    fn events_as_json_lines() {
+        let out = winjob(&[
+            "run",
+            "--events",
+            "--json",
+            "--",
+            "sh",
+            "-c",
+            "sleep 0.1 & wait",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let lines: Vec<serde_json::Value> = stderr(&out)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+            .collect();
+        let new = lines.iter().filter(|v| v["event"] == "new_process").count();
+        assert!(new >= 2, "{lines:?}");
+        // The last line is the report.
+        assert!(lines.last().unwrap()["exit_code"] == 0);
+    }
+
+    #[test]
+    fn bad_flags_are_refused_and_nothing_starts() {
+        let dir = scratch("badflags");
+        let marker = dir.join("started");
+        let script = format!("touch {}", marker.display());
+        let cases: &[(&[&str], &str)] = &[
+            (&["--memory", "-1"], "--memory"),
+            (&["--memory", "12XB"], "--memory"),
+            (&["--memory", "100"], "--memory"),
+            (&["--process-memory", "abc"], "--process-memory"),
+            (&["--max-processes", "0"], "--max-processes"),
+            (&["--max-processes", "-3"], "--max-processes"),
+            (&["--cpu-rate", "0"], "--cpu-rate"),
+            (&["--cpu-rate", "150"], "--cpu-rate"),
+            (&["--cpu-time", "1x"], "--cpu-time"),
+            (&["--timeout", "-5s"], "--timeout"),
+            (&["--grace", "soon"], "--grace"),
+            (&["--priority", "urgent"], "--priority"),
+            (&["--affinity", "4000"], "--affinity"),
+            (&["--affinity", "2-1"], "--affinity"),
+            (&["--keep"], "--name"),
+            (&["--breakaway", "silent"], "--breakaway"),
+            (
+                &["--report-file", "/nonexistent/dir/r.json"],
+                "--report-file",
+            ),
+        ];
+        for (flags, named) in cases {
+            let mut args = vec!["run"];
+            args.extend_from_slice(flags);
+            args.extend_from_slice(&["--", "sh", "-c", &script]);
+            let out = winjob(&args);
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(2), "{flags:?}: {err}");
+            assert_eq!(err.lines().count(), 1, "{flags:?}: {err}");
+            assert!(err.contains(named), "{flags:?}: {err}");
+            assert!(!marker.exists(), "{flags:?} started the program");
+        }
+    }
+
+    #[test]
+    fn every_portable_limit_is_accepted() {
+        let out = winjob(&[
+            "run",
+            "-q",
+            "--cpu-rate",
+            "50",
+            "--priority",
+            "below-normal",
+            "--affinity",
+            "0",
+            "--process-memory",
+            "256MiB",
+            "--max-processes",
+            "10",
+            "--cpu-time",
+            "10s",
+            "--memory",
+            "256MiB",
+            "--timeout",
+            "30s",
+            "--",
+            "sh",
+            "-c",
+            "exit 5",
+        ]);
+        assert_eq!(out.status.code(), Some(5), "{out:?}");
+    }
+
+    #[test]
+    fn unenforceable_limit_needs_best_effort() {
+        // Process-group mode has no cgroup: the job memory limit cannot be enforced.
+        let run = |extra: &[&str]| {
+            let mut args = vec!["run", "-q"];
+            args.extend_from_slice(extra);
+            args.extend_from_slice(&["--memory", "64MiB", "--", "sh", "-c", "exit 0"]);
+            Command::new(WINJOB)
+                .args(&args)
+                .env("WINJOB_MODE", "process-group")
+                .output()
+                .unwrap()
+        };
+        let out = run(&[]);
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        assert!(stderr(&out).contains("--memory"), "{}", stderr(&out));
+        assert!(stderr(&out).contains("--best-effort"), "{}", stderr(&out));
+        let out = run(&["--best-effort"]);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        assert!(
+            stderr(&out).contains("warning: --memory"),
+            "{}",
+            stderr(&out)
+        );
+    }
+
+    #[test]
+    fn keep_and_wait_all_conflict() {
+        let out = winjob(&["run", "--name", "x", "--keep", "--wait-all", "--", "true"]);
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+    }
+
+    #[test]
+    fn named_job_ps_stat_kill() {
+        let name = format!("winjob-cli-test-{}", std::process::id());
+        let dir = scratch("named");
+        let pidfile = dir.join("pid");
+        // The kept process must not hold the stderr pipe that `output` reads to its end.
+        let script = format!(
+            "sleep 300 >/dev/null 2>&1 & echo $! > {}; exit 0",
+            pidfile.display()
+        );
+        let out = winjob(&[
+            "run", "-q", "--name", &name, "--keep", "--", "sh", "-c", &script,
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        assert!(stderr(&out).contains("rest kept"), "{}", stderr(&out));
+        let pid = read_pid(&pidfile, Duration::from_secs(1));
+        assert!(alive(pid), "--keep killed the rest");
+
+        let out = winjob(&["ps", &name]);
+        assert!(out.status.success(), "{out:?}");
+        let ps = stdout(&out);
+        assert!(
+            ps.contains(&pid.to_string()) && ps.contains("sleep"),
+            "{ps}"
+        );
+
+        let out = winjob(&["stat", &name, "--json"]);
+        assert!(out.status.success(), "{out:?}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["active_processes"], 1, "{v}");
+
+        let out = winjob(&["kill", &name, "--grace", "1s"]);
+        assert!(out.status.success(), "{out:?}");
+        assert!(
+            wait_dead(pid, Duration::from_secs(3)),
+            "kill left {pid} alive"
+        );
+    }
+}
+
+#[cfg(windows)]
+mod windows {
+    use super::*;
+
+    #[test]
+    fn exit_code_passes_through() {
+        let out = winjob(&["run", "-q", "--", "cmd", "/c", "exit 7"]);
+        assert_eq!(out.status.code(), Some(7), "{out:?}");
+    }
+
+    #[test]
+    fn tree_is_killed_and_counted() {
+        let dir = scratch("wtree");
+        let report = dir.join("report.json");
+        let start = Instant::now();
+        let out = winjob(&[
+            "run",
+            "--json",
+            "--report-file",
+            report.to_str().unwrap(),
+            "--",
+            "cmd",
+            "/c",
+            "start /b ping -n 60 127.0.0.1 >nul & exit 3",
+        ]);
+        assert_eq!(out.status.code(), Some(3), "{out:?}");
+        // ping would run for a minute: winjob returned because it was killed.
+        assert!(start.elapsed() < Duration::from_secs(30));
+        let v = read_json(&report);
+        assert!(v["processes_total"].as_u64().unwrap() >= 2, "{v}");
+        assert_eq!(v["leftovers"], "killed");
+        assert_eq!(v["program_exit_code"], 3);
+    }
+
+    #[test]
+    fn unenforced_limits_under_wine_need_best_effort() {
+        if std::env::var_os("WINJOB_UNDER_WINE").is_none_or(|v| v != "1") {
+            println!("skipped: unenforced_limits_under_wine_need_best_effort: not under Wine");
+            return;
+        }
+        let out = winjob(&[
+            "run", "-q", "--memory", "64MiB", "--", "cmd", "/c", "exit 0",
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        let out = winjob(&[
+            "run",
+            "-q",
+            "--best-effort",
+            "--memory",
+            "64MiB",
+            "--",
+            "cmd",
+            "/c",
+            "exit 4",
+        ]);
+        assert_eq!(out.status.code(), Some(4), "{out:?}");
+    }
+
+    #[test]
+    fn bad_flags_are_refused() {
+        for flags in [
+            &["--memory", "-1"][..],
+            &["--cpu-rate", "150"],
+            &["--ui-restrict", "bogus"],
+            &["--breakaway", "sometimes"],
+        ] {
+            let mut args = vec!["run"];
+            args.extend_from_slice(flags);
+            args.extend_from_slice(&["--", "cmd", "/c", "exit 0"]);
+            let out = winjob(&args);
+            assert_eq!(out.status.code(), Some(2), "{flags:?}: {out:?}");
+        }
+    }
+}
