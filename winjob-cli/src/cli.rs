@@ -16,7 +16,7 @@ use crate::parse;
     version,
     after_help = "Examples:\n  winjob run --memory 512MiB --timeout 2m -- make -j8\n  winjob caps --json\n\n\
 Exit codes of `run`: PROGRAM's exit code (128+N for signal N); 123 a job limit ended it; \
-124 --timeout ended it; 125 winjob itself failed; 2 bad command line (nothing started)."
+124 --timeout ended it; 130 Ctrl+C ended it; 125 winjob itself failed; 2 bad command line (nothing started)."
 )]
 pub(crate) struct Cli {
     #[command(subcommand)]
@@ -53,7 +53,8 @@ winjob run --name build --keep -- ./server\n\n\
 SIZE: 1048576, 512K, 512MiB, 2G (K/M/G/T = 1024-based, KB/MB/GB/TB = 1000-based).\n\
 DURATION: 1.5s, 200ms, 2m, 1h (a bare number is seconds).\n\n\
 Exit codes: PROGRAM's exit code (128+N if signal N ended it); 123 a job limit (CPU time, memory) ended it;\n\
-124 --timeout ended it; 125 winjob itself failed; 2 bad command line, PROGRAM not found, or a limit this\n\
+124 --timeout ended it; 130 Ctrl+C ended it (the first stops the job gracefully, a second kills it);\n\
+125 winjob itself failed; 2 bad command line, PROGRAM not found, or a limit this\n\
 machine cannot enforce (without --best-effort): nothing was started."
 )]
 pub(crate) struct RunArgs {

@@ -10,7 +10,8 @@
 //!
 //! Exit codes of `winjob run`: PROGRAM's own exit code (128+N if a signal N
 //! ended it); [`EXIT_LIMIT`] (123) when a job limit ended it; [`EXIT_TIMEOUT`]
-//! (124) when `--timeout` ended it; [`EXIT_FAILURE`] (125) when winjob itself
+//! (124) when `--timeout` ended it; [`EXIT_INTERRUPTED`] (130) when Ctrl+C
+//! (or SIGTERM) did; [`EXIT_FAILURE`] (125) when winjob itself
 //! failed; [`EXIT_USAGE`] (2) for a bad command line, in which case nothing was
 //! started.
 #![forbid(unsafe_code)]
@@ -31,6 +32,9 @@ pub(crate) const EXIT_USAGE: u8 = 2;
 pub(crate) const EXIT_LIMIT: u8 = 123;
 /// `--timeout` expired and winjob ended the tree.
 pub(crate) const EXIT_TIMEOUT: u8 = 124;
+/// `winjob run` was interrupted (Ctrl+C, SIGTERM) and stopped the job: 130,
+/// as a shell reports a command ended by SIGINT.
+pub(crate) const EXIT_INTERRUPTED: u8 = 130;
 /// winjob itself failed (creating the job, waiting, reporting).
 pub(crate) const EXIT_FAILURE: u8 = 125;
 

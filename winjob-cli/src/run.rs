@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, ExitStatus};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -14,7 +14,7 @@ use winjob::{Accounting, CpuRate, Event, Job, Limits, ProcessExit};
 
 use crate::cli::RunArgs;
 use crate::parse::format_size;
-use crate::{EXIT_FAILURE, EXIT_LIMIT, EXIT_TIMEOUT, EXIT_USAGE, fail};
+use crate::{EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_LIMIT, EXIT_TIMEOUT, EXIT_USAGE, fail};
 
 /// How often the main loop looks at PROGRAM and the job.
 const POLL: Duration = Duration::from_millis(20);
@@ -466,49 +466,82 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
     let mut timed_out = false;
     let mut failure: Option<String> = None;
 
+    // Ctrl+C (and SIGTERM): the first stops the job gracefully, a second
+    // kills it. Counted here, acted on by the loop below.
+    let interrupts = Arc::new(AtomicUsize::new(0));
+    {
+        let interrupts = Arc::clone(&interrupts);
+        if let Err(e) = ctrlc::set_handler(move || {
+            interrupts.fetch_add(1, Ordering::SeqCst);
+        }) {
+            eprintln!("winjob: warning: Ctrl+C will not be forwarded to the job: {e}");
+        }
+    }
+    let mut interrupted = false;
+    let mut killed_on_interrupt = false;
+
     // Wait for PROGRAM (and with --wait-all, for the whole job).
     let mut program_status: Option<ExitStatus> = None;
-    loop {
-        if program_status.is_none() {
-            match child.try_wait() {
-                Ok(Some(s)) => program_status = Some(s),
-                Ok(None) => {}
-                Err(e) => {
-                    failure = Some(format!("cannot wait for {program_name:?}: {e}"));
-                    break;
+    thread::scope(|scope| {
+        loop {
+            match interrupts.load(Ordering::SeqCst) {
+                0 => {}
+                1 if !interrupted => {
+                    interrupted = true;
+                    status.clear();
+                    eprintln!("winjob: interrupted: stopping the job (Ctrl+C again to kill it)");
+                    let job = &job;
+                    let grace = args.grace;
+                    scope.spawn(move || job.stop(grace));
+                }
+                n if n >= 2 && !killed_on_interrupt => {
+                    killed_on_interrupt = true;
+                    eprintln!("winjob: interrupted again: killing the job");
+                    let _ = job.terminate(1);
+                }
+                _ => {}
+            }
+            if program_status.is_none() {
+                match child.try_wait() {
+                    Ok(Some(s)) => program_status = Some(s),
+                    Ok(None) => {}
+                    Err(e) => {
+                        failure = Some(format!("cannot wait for {program_name:?}: {e}"));
+                        break;
+                    }
                 }
             }
-        }
-        if job.accounting_into(&mut acct).is_ok() {
-            sampled_peak = sampled_peak.max(acct.active_processes.unwrap_or(0));
-        }
-        if let Some(s) = program_status {
-            let _ = s;
-            if !args.wait_all {
+            if job.accounting_into(&mut acct).is_ok() {
+                sampled_peak = sampled_peak.max(acct.active_processes.unwrap_or(0));
+            }
+            if let Some(s) = program_status {
+                let _ = s;
+                if !args.wait_all {
+                    break;
+                }
+                match job.wait_timeout(Duration::ZERO) {
+                    Ok(true) => break,
+                    Ok(false) => {}
+                    Err(e) => {
+                        failure = Some(format!("cannot wait for the job: {e}"));
+                        break;
+                    }
+                }
+            }
+            if let Some(deadline) = deadline
+                && Instant::now() >= deadline
+            {
+                timed_out = true;
+                status.clear();
+                if let Err(e) = job.stop(args.grace) {
+                    failure = Some(format!("cannot stop the job after the timeout: {e}"));
+                }
                 break;
             }
-            match job.wait_timeout(Duration::ZERO) {
-                Ok(true) => break,
-                Ok(false) => {}
-                Err(e) => {
-                    failure = Some(format!("cannot wait for the job: {e}"));
-                    break;
-                }
-            }
+            status.show(start, &acct);
+            thread::sleep(POLL);
         }
-        if let Some(deadline) = deadline
-            && Instant::now() >= deadline
-        {
-            timed_out = true;
-            status.clear();
-            if let Err(e) = job.stop(args.grace) {
-                failure = Some(format!("cannot stop the job after the timeout: {e}"));
-            }
-            break;
-        }
-        status.show(start, &acct);
-        thread::sleep(POLL);
-    }
+    });
     status.clear();
     if program_status.is_none() {
         match child.wait() {
@@ -519,7 +552,7 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
     let wall = start.elapsed();
 
     // Whatever PROGRAM left behind.
-    let leftovers = if timed_out {
+    let leftovers = if timed_out || interrupted {
         "stopped"
     } else if args.keep {
         "kept"
@@ -560,6 +593,8 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
         (None, i64::from(EXIT_FAILURE))
     } else if timed_out {
         (Some("timeout"), i64::from(EXIT_TIMEOUT))
+    } else if interrupted {
+        (Some("interrupt"), i64::from(EXIT_INTERRUPTED))
     } else if ended_by_limit {
         (Some("limit"), i64::from(EXIT_LIMIT))
     } else if let Some(c) = program_code {

@@ -181,6 +181,80 @@ mod linux {
         );
     }
 
+    /// Sends SIGINT to the winjob process (as Ctrl+C would, to it alone).
+    fn interrupt(child: &std::process::Child) {
+        let status = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    #[test]
+    fn ctrl_c_stops_the_tree_gracefully() {
+        let dir = scratch("interrupt");
+        let pidfile = dir.join("pid");
+        let report = dir.join("report.json");
+        let script = format!("sleep 300 & echo $! > {}; wait", pidfile.display());
+        let mut child = Command::new(WINJOB)
+            .args([
+                "run",
+                "-q",
+                "--json",
+                "--report-file",
+                report.to_str().unwrap(),
+            ])
+            .args(["--", "sh", "-c", &script])
+            .spawn()
+            .unwrap();
+        let pid = read_pid(&pidfile, Duration::from_secs(5));
+        let started = Instant::now();
+        interrupt(&child);
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(130), "{status:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(
+            wait_dead(pid, Duration::from_secs(2)),
+            "sleep {pid} survived"
+        );
+        let v = read_json(&report);
+        assert_eq!(v["ended_by"], "interrupt", "{v}");
+        assert_eq!(v["leftovers"], "stopped", "{v}");
+    }
+
+    #[test]
+    fn a_second_ctrl_c_kills_what_ignores_the_first() {
+        let dir = scratch("interrupt2");
+        let pidfile = dir.join("pid");
+        // Ignores SIGTERM (and SIGINT): only the kill ends it.
+        let script = format!(
+            "trap '' TERM INT; echo $$ > {}; while :; do sleep 0.05; done",
+            pidfile.display()
+        );
+        let mut child = Command::new(WINJOB)
+            .args(["run", "-q", "--grace", "60s", "--", "sh", "-c", &script])
+            .spawn()
+            .unwrap();
+        let pid = read_pid(&pidfile, Duration::from_secs(5));
+        interrupt(&child);
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(alive(pid), "the first Ctrl+C must only ask");
+        let started = Instant::now();
+        interrupt(&child);
+        let status = child.wait().unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(status.code(), Some(130), "{status:?}");
+        assert!(wait_dead(pid, Duration::from_secs(2)), "sh {pid} survived");
+    }
+
     #[test]
     fn wait_all_waits_for_the_tree() {
         let dir = scratch("waitall");
