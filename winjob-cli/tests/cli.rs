@@ -35,6 +35,26 @@ fn read_json(path: &std::path::Path) -> serde_json::Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad JSON {text:?}: {e}"))
 }
 
+/// Runs `winjob run --json --report-file REPORT ARGS...`, with REPORT in a
+/// scratch directory named after `test`, and returns the output and the
+/// parsed report.
+fn run_reported(test: &str, args: &[&str]) -> (Output, serde_json::Value) {
+    let report = scratch(test).join("report.json");
+    let mut all = vec!["run", "--json", "--report-file", report.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let out = winjob(&all);
+    let v = read_json(&report);
+    (out, v)
+}
+
+/// True if the report lists `limit` among the limits hit.
+#[allow(dead_code)] // Linux tests only
+fn limit_hit(report: &serde_json::Value, limit: &str) -> bool {
+    report["limits_hit"]
+        .as_array()
+        .is_some_and(|hit| hit.iter().any(|l| l == limit))
+}
+
 #[test]
 fn help_shows_examples() {
     for args in [
@@ -276,23 +296,12 @@ mod linux {
             println!("skipped: json_report_of_a_spinner: no `timeout` command");
             return;
         }
-        let dir = scratch("spinner");
-        let report = dir.join("report.json");
-        let out = winjob(&[
-            "run",
-            "--json",
-            "--report-file",
-            report.to_str().unwrap(),
-            "--",
-            "timeout",
-            "1",
-            "sh",
-            "-c",
-            "while :; do :; done",
-        ]);
+        let (out, v) = run_reported(
+            "spinner",
+            &["--", "timeout", "1", "sh", "-c", "while :; do :; done"],
+        );
         // `timeout` itself exits with 124; that is PROGRAM's code.
         assert_eq!(out.status.code(), Some(124), "{out:?}");
-        let v = read_json(&report);
         assert_eq!(v["program_exit_code"], 124);
         assert!(v["ended_by"].is_null());
         let cpu = v["cpu_time"].as_f64().expect("cpu_time");
@@ -303,26 +312,22 @@ mod linux {
 
     #[test]
     fn timeout_stops_the_tree() {
-        let dir = scratch("timeout");
-        let report = dir.join("report.json");
         let start = Instant::now();
-        let out = winjob(&[
-            "run",
-            "--timeout",
-            "300ms",
-            "--grace",
-            "200ms",
-            "--json",
-            "--report-file",
-            report.to_str().unwrap(),
-            "--",
-            "sh",
-            "-c",
-            "trap '' TERM; sleep 30",
-        ]);
+        let (out, v) = run_reported(
+            "timeout",
+            &[
+                "--timeout",
+                "300ms",
+                "--grace",
+                "200ms",
+                "--",
+                "sh",
+                "-c",
+                "trap '' TERM; sleep 30",
+            ],
+        );
         assert_eq!(out.status.code(), Some(124), "{out:?}");
         assert!(start.elapsed() < Duration::from_secs(10));
-        let v = read_json(&report);
         assert_eq!(v["ended_by"], "timeout");
         assert_eq!(v["exit_code"], 124);
     }
@@ -332,29 +337,18 @@ mod linux {
         if !enforced("job_memory", "memory_limit_is_hit_and_reported") {
             return;
         }
-        let dir = scratch("memory");
-        let report = dir.join("report.json");
-        let out = winjob(&[
-            "run",
-            "--memory",
-            "32MiB",
-            "--json",
-            "--report-file",
-            report.to_str().unwrap(),
-            "--",
-            "sh",
-            "-c",
-            "a=x; while :; do a=\"$a$a\"; done",
-        ]);
-        let v = read_json(&report);
-        assert!(
-            v["limits_hit"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|l| l == "memory"),
-            "{v}"
+        let (out, v) = run_reported(
+            "memory",
+            &[
+                "--memory",
+                "32MiB",
+                "--",
+                "sh",
+                "-c",
+                "a=x; while :; do a=\"$a$a\"; done",
+            ],
         );
+        assert!(limit_hit(&v, "memory"), "{v}");
         assert_eq!(out.status.code(), Some(123), "{out:?}");
         assert_eq!(v["ended_by"], "limit");
     }
@@ -364,29 +358,18 @@ mod linux {
         if !enforced("active_processes", "process_limit_is_hit_and_reported") {
             return;
         }
-        let dir = scratch("procs");
-        let report = dir.join("report.json");
-        let out = winjob(&[
-            "run",
-            "--max-processes",
-            "3",
-            "--json",
-            "--report-file",
-            report.to_str().unwrap(),
-            "--",
-            "sh",
-            "-c",
-            "for i in 1 2 3 4 5 6 7 8; do sleep 5 & done; wait",
-        ]);
-        let v = read_json(&report);
-        assert!(
-            v["limits_hit"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|l| l == "max_processes"),
-            "{v} {out:?}"
+        let (out, v) = run_reported(
+            "procs",
+            &[
+                "--max-processes",
+                "3",
+                "--",
+                "sh",
+                "-c",
+                "for i in 1 2 3 4 5 6 7 8; do sleep 5 & done; wait",
+            ],
         );
+        assert!(limit_hit(&v, "max_processes"), "{v} {out:?}");
     }
 
     #[test]
@@ -583,23 +566,19 @@ mod windows {
 
     #[test]
     fn tree_is_killed_and_counted() {
-        let dir = scratch("wtree");
-        let report = dir.join("report.json");
         let start = Instant::now();
-        let out = winjob(&[
-            "run",
-            "--json",
-            "--report-file",
-            report.to_str().unwrap(),
-            "--",
-            "cmd",
-            "/c",
-            "start /b ping -n 60 127.0.0.1 >nul & exit 3",
-        ]);
+        let (out, v) = run_reported(
+            "wtree",
+            &[
+                "--",
+                "cmd",
+                "/c",
+                "start /b ping -n 60 127.0.0.1 >nul & exit 3",
+            ],
+        );
         assert_eq!(out.status.code(), Some(3), "{out:?}");
         // ping would run for a minute: winjob returned because it was killed.
         assert!(start.elapsed() < Duration::from_secs(30));
-        let v = read_json(&report);
         assert!(v["processes_total"].as_u64().unwrap() >= 2, "{v}");
         assert_eq!(v["leftovers"], "killed");
         assert_eq!(v["program_exit_code"], 3);
