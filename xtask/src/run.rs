@@ -14,6 +14,17 @@ pub(crate) fn root() -> PathBuf {
         .to_owned()
 }
 
+/// The build directory: `CARGO_TARGET_DIR` if set (relative to the workspace
+/// root), else `target/` in the workspace. The Wine prefix, the VM's files and
+/// the bench results live here too, so two checkouts or two target
+/// directories never share a `wineserver`.
+pub(crate) fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => root().join(dir),
+        _ => root().join("target"),
+    }
+}
+
 /// The `cargo` that runs this task (so that a rustup toolchain override is
 /// kept).
 pub(crate) fn cargo() -> Command {

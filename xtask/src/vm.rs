@@ -80,7 +80,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::run::{Counts, cargo, root, run, show};
+use crate::run::{Counts, cargo, run, show, target_dir};
 
 /// The target the test binaries are built for (explicit, so that
 /// `RUSTFLAGS` do not reach build scripts and proc macros).
@@ -138,7 +138,7 @@ fn shell() -> Result<(), String> {
 
 /// `target/vm/`, where everything the VM needs is kept.
 fn vm_dir() -> PathBuf {
-    root().join("target").join("vm")
+    target_dir().join("vm")
 }
 
 // ---------------------------------------------------------------------------

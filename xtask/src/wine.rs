@@ -16,7 +16,7 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::Duration;
 
-use crate::run::{root, run, succeeds};
+use crate::run::{root, run, succeeds, target_dir};
 
 /// The Windows target the suite is cross-compiled for.
 pub(crate) const TARGET: &str = "x86_64-pc-windows-gnu";
@@ -32,7 +32,7 @@ const PACKAGES: &[&str] = &["wine64", "wine", "gcc-mingw-w64-x86-64"];
 /// The private prefix, kept between runs (about 700 MB; `wineboot` takes
 /// seconds the first time only).
 pub(crate) fn prefix() -> PathBuf {
-    root().join("target").join("wineprefix")
+    target_dir().join("wineprefix")
 }
 
 /// Installs what is missing: the Debian packages (with `apt-get`, through
@@ -140,7 +140,7 @@ impl Server {
                 "/f",
             ])
             .stdout(Stdio::null()))?;
-        let dll = root().join("target").join("bcryptprimitives.dll");
+        let dll = target_dir().join("bcryptprimitives.dll");
         run(Command::new("x86_64-w64-mingw32-gcc")
             .args(["-shared", "-O2", "-s", "-o"])
             .arg(&dll)
@@ -180,11 +180,7 @@ impl Drop for Server {
 /// workspace's Windows build.
 fn stray_processes() -> Vec<u32> {
     let prefix = prefix().to_string_lossy().into_owned();
-    let build = root()
-        .join("target")
-        .join(TARGET)
-        .to_string_lossy()
-        .into_owned();
+    let build = target_dir().join(TARGET).to_string_lossy().into_owned();
     let mut found = Vec::new();
     let Ok(entries) = fs::read_dir("/proc") else {
         return found;
