@@ -96,6 +96,11 @@ pub(crate) struct RunArgs {
     /// desktop, exit-windows, ime, all).
     #[arg(long, value_name = "LIST", value_parser = parse_ui_list)]
     pub(crate) ui_restrict: Option<Vec<String>>,
+    /// Linux only: first move the processes of winjob's cgroup into a leaf
+    /// child, so that jobs get the controllers of a delegated cgroup (run under
+    /// `systemd-run --user --scope -p Delegate=yes`).
+    #[arg(long)]
+    pub(crate) leaf_cgroup: bool,
     /// When PROGRAM exits, wait until every process of the job has exited
     /// (instead of killing them).
     #[arg(long, conflicts_with = "keep")]

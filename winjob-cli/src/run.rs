@@ -150,6 +150,19 @@ fn limits(args: &RunArgs) -> Result<Limits, String> {
     Ok(limits)
 }
 
+/// `--leaf-cgroup`: the library's leaf move (Linux), or a usage error.
+fn enter_leaf_cgroup() -> Result<(), (String, u8)> {
+    #[cfg(target_os = "linux")]
+    return winjob::os::linux::enter_leaf_cgroup()
+        .map(drop)
+        .map_err(|e| (format!("--leaf-cgroup: {e}"), EXIT_FAILURE));
+    #[cfg(not(target_os = "linux"))]
+    Err((
+        "--leaf-cgroup is Linux only; it has no meaning here".to_owned(),
+        EXIT_USAGE,
+    ))
+}
+
 /// Finds PROGRAM the way the OS will, to refuse a missing one before
 /// anything starts. `None`: not found. Only a hint on Windows, where
 /// `CreateProcess` also looks in the system directories.
@@ -342,6 +355,11 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
             "--breakaway and --ui-restrict are Windows only; they have no meaning here",
             EXIT_USAGE,
         );
+    }
+    if args.leaf_cgroup
+        && let Err((message, code)) = enter_leaf_cgroup()
+    {
+        return fail(&message, code);
     }
     let limits = match limits(args) {
         Ok(limits) => limits,

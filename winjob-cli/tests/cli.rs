@@ -453,6 +453,79 @@ mod linux {
         }
     }
 
+    /// `--leaf-cgroup` in a scratch cgroup standing in for a delegated scope:
+    /// a shell moves itself there and becomes winjob, which moves the scope's
+    /// processes into the leaf and runs the program in a job of the scope.
+    #[test]
+    fn leaf_cgroup_moves_winjob_out_of_its_scope() {
+        let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+        let own = own
+            .lines()
+            .find_map(|l| l.strip_prefix("0::"))
+            .unwrap_or("/");
+        let caps = stdout(&winjob(&["caps"]));
+        let Some(mount) = std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .lines()
+            .find_map(|line| {
+                let (before, after) = line.split_once(" - ")?;
+                after
+                    .starts_with("cgroup2 ")
+                    .then(|| before.split(' ').nth(4).map(str::to_owned))?
+            })
+        else {
+            println!("skipped: leaf_cgroup_moves_winjob_out_of_its_scope: no cgroup2 mount");
+            return;
+        };
+        let name = format!("winjob-cli-scope-{}", std::process::id());
+        let scope = std::path::Path::new(&mount)
+            .join(own.trim_start_matches('/'))
+            .join(&name);
+        if let Err(e) = std::fs::create_dir(&scope) {
+            println!(
+                "skipped: leaf_cgroup_moves_winjob_out_of_its_scope: cannot create {}: {e}",
+                scope.display()
+            );
+            return;
+        }
+        let script = format!(
+            "echo $$ > {}/cgroup.procs && exec {WINJOB} run -q --leaf-cgroup -- cat /proc/self/cgroup",
+            scope.display()
+        );
+        let out = Command::new("sh").args(["-c", &script]).output().unwrap();
+        let procs_left = std::fs::read_to_string(scope.join("cgroup.procs")).unwrap();
+        // winjob's guardian tidies up for a moment after winjob exits.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::fs::read_to_string(scope.join("winjob-leaf/cgroup.procs"))
+            .is_ok_and(|p| !p.trim().is_empty())
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        for dir in ["winjob", "winjob-leaf", ""] {
+            let _ = std::fs::remove_dir(scope.join(dir));
+        }
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        assert_eq!(procs_left.trim(), "", "the scope must hold no process");
+        assert!(
+            !scope.exists(),
+            "the scope (and its leaf) could not be removed"
+        );
+        let scope_path = format!("{}/{name}", own.trim_end_matches('/'));
+        let program = stdout(&out);
+        if caps.contains("mode: cgroup-v2") {
+            assert!(
+                program.contains(&format!("0::{scope_path}/winjob/")),
+                "the program runs in a job of the scope: {program}"
+            );
+        } else {
+            println!(
+                "skipped: leaf_cgroup_moves_winjob_out_of_its_scope: jobs are not cgroup v2 \
+                 jobs in this mode; only the move was checked"
+            );
+        }
+    }
+
     #[test]
     fn every_portable_limit_is_accepted() {
         let out = winjob(&[
@@ -615,6 +688,7 @@ mod windows {
             &["--cpu-rate", "150"],
             &["--ui-restrict", "bogus"],
             &["--breakaway", "sometimes"],
+            &["--leaf-cgroup"],
         ] {
             let mut args = vec!["run"];
             args.extend_from_slice(flags);

@@ -45,12 +45,23 @@
 //! winjob-testbin monitor-threads      Linux: print "threads N" (own thread count)
 //!                                      before a job exists, with a job whose events
 //!                                      are watched, and after the job is dropped
+//! winjob-testbin leaf-owner           Linux: wait for a line on stdin, then print
+//!                                      "before-memory yes|no REASON", call
+//!                                      enter_leaf_cgroup, print "leaf PATH" and
+//!                                      "after-memory yes|no REASON", create a job
+//!                                      with a 64 MiB memory limit where it is
+//!                                      enforced, and run `whereami` in it and
+//!                                      outside it (lines prefixed "job " and
+//!                                      "plain ")
 //! winjob-testbin owner [--no-kill-on-drop] DEPTH WIDTH
 //!                                      create a job, spawn `tree DEPTH WIDTH 600`
 //!                                      into it, print "member N" for each member
 //!                                      once all are there, then "ready", then
 //!                                      sleep until killed
 //! ```
+
+#[cfg(target_os = "linux")]
+mod leaf;
 
 use std::io::{self, BufRead, BufReader, Write};
 use std::process::{Command, ExitCode, Stdio};
@@ -100,6 +111,8 @@ fn run(args: &[&str]) -> io::Result<ExitCode> {
             owner(false, number(depth)?, number(width)?)
         }
         ["owner", depth, width] => owner(true, number(depth)?, number(width)?),
+        #[cfg(target_os = "linux")]
+        ["leaf-owner"] => leaf::leaf_owner(),
         _ => Err(bad(&format!(
             "unknown arguments {args:?}; see the source for usage"
         ))),
@@ -116,7 +129,7 @@ fn number<T: std::str::FromStr>(s: &str) -> io::Result<T> {
 
 /// Prints one line and flushes it, ignoring a closed stdout (the reader may
 /// be gone; that is no reason to die in a test tree).
-fn say(line: &str) {
+pub(crate) fn say(line: &str) {
     let mut out = io::stdout().lock();
     let _ = writeln!(out, "{line}");
     let _ = out.flush();

@@ -423,3 +423,130 @@ fn a_fork_bomb_is_contained_frozen_and_killed() {
     assert!(took <= Duration::from_secs(1), "{took:?}");
     bomb.wait().unwrap();
 }
+
+/// A scratch cgroup v2 directory standing in for a delegated systemd scope,
+/// removed (with what the test put in it) when dropped, even after a failure.
+struct ScratchScope {
+    dir: std::path::PathBuf,
+}
+
+impl Drop for ScratchScope {
+    fn drop(&mut self) {
+        let leaf = self.dir.join("winjob-leaf");
+        let _ = std::fs::write(leaf.join("cgroup.kill"), "1");
+        eventually(LONG, || {
+            std::fs::read_to_string(leaf.join("cgroup.procs")).map_or(true, |p| p.trim().is_empty())
+        });
+        let roots = self.dir.join("winjob");
+        if let Ok(entries) = std::fs::read_dir(&roots) {
+            for entry in entries.flatten().filter(|e| e.path().is_dir()) {
+                let _ = std::fs::remove_dir(entry.path());
+            }
+        }
+        for dir in [&roots, &leaf, &self.dir] {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+}
+
+/// This process's cgroup v2 directory and its path in the hierarchy.
+fn own_v2_cgroup() -> Option<(std::path::PathBuf, String)> {
+    let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let path = own.lines().find_map(|l| l.strip_prefix("0::"))?.to_owned();
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let mount_point = mountinfo.lines().find_map(|line| {
+        let (before, after) = line.split_once(" - ")?;
+        let fields: Vec<&str> = before.split(' ').collect();
+        (after.starts_with("cgroup2 ") && fields.get(3) == Some(&"/")).then(|| fields[4])
+    })?;
+    Some((
+        std::path::Path::new(mount_point).join(path.trim_start_matches('/')),
+        path,
+    ))
+}
+
+#[test]
+fn entering_a_leaf_moves_the_cgroup_and_gives_its_jobs_the_controllers() {
+    const TEST: &str = "entering_a_leaf_moves_the_cgroup_and_gives_its_jobs_the_controllers";
+    let Some((own_dir, own_path)) = own_v2_cgroup() else {
+        skip(TEST, "no cgroup2 hierarchy is mounted");
+        return;
+    };
+    let name = unique_name("scope");
+    let scope = ScratchScope {
+        dir: own_dir.join(&name),
+    };
+    if let Err(e) = std::fs::create_dir(&scope.dir) {
+        skip(TEST, &format!("cannot create {}: {e}", scope.dir.display()));
+        return;
+    }
+    let scope_path = format!("{}/{name}", own_path.trim_end_matches('/'));
+    let given = std::fs::read_to_string(scope.dir.join("cgroup.controllers")).unwrap();
+    let mode = winjob::capabilities().unwrap().mode;
+
+    let mut owner = helper(&["leaf-owner"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let guard_pid = owner.id();
+    std::fs::write(scope.dir.join("cgroup.procs"), guard_pid.to_string()).unwrap();
+    let lines = Lines::of(&mut owner);
+    {
+        use std::io::Write;
+        let mut stdin = owner.stdin.take().unwrap();
+        writeln!(stdin, "go").unwrap();
+    }
+    let before = lines.value("before-memory", LONG).expect("before-memory");
+    let leaf = lines.value("leaf", LONG).expect("leaf");
+    let after = lines.value("after-memory", LONG).expect("after-memory");
+    let job_cgroup = lines.value("job cgroup", LONG).expect("job cgroup");
+    let plain_cgroup = lines.value("plain cgroup", LONG).expect("plain cgroup");
+    assert!(owner.wait().unwrap().success());
+    println!("before the move: job_memory {before}");
+    println!("after the move: job_memory {after}");
+
+    assert_eq!(leaf, scope.dir.join("winjob-leaf").display().to_string());
+    // The scope holds no process now; what the owner starts outside jobs is
+    // born in the leaf.
+    assert_eq!(
+        std::fs::read_to_string(scope.dir.join("cgroup.procs"))
+            .unwrap()
+            .trim(),
+        ""
+    );
+    assert_eq!(plain_cgroup, format!("{scope_path}/winjob-leaf"));
+    if mode != winjob::Mode::CgroupV2 {
+        skip(
+            TEST,
+            &format!(
+                "jobs of {mode} mode are not in the cgroup v2 scope; only the move was checked"
+            ),
+        );
+        return;
+    }
+    // The job root is the scope's, not the leaf's.
+    assert!(
+        job_cgroup.starts_with(&format!("{scope_path}/winjob/")),
+        "{job_cgroup} is not under {scope_path}/winjob"
+    );
+    if !given.split_whitespace().any(|c| c == "memory") {
+        skip(
+            TEST,
+            &format!(
+                "the scope was given no memory controller here ({:?}), so only the move was \
+                 checked; the pure cgroup v2 VM checks the controllers",
+                given.trim()
+            ),
+        );
+        return;
+    }
+    assert!(before.starts_with("no "), "{before}");
+    assert!(
+        before.contains("no-internal-processes") && before.contains("enter_leaf_cgroup"),
+        "the refusal must explain the rule and the way out: {before}"
+    );
+    assert!(
+        after.starts_with("yes memory.max"),
+        "after the move the jobs get memory.max: {after}"
+    );
+}

@@ -11,6 +11,7 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+use std::io;
 use std::os::fd::BorrowedFd;
 use std::path::{Path, PathBuf};
 
@@ -108,4 +109,44 @@ impl JobExt for Job {
     fn thaw(&self) -> std::io::Result<()> {
         self.inner.set_frozen(false)
     }
+}
+
+/// Lets jobs have cgroup v2 controllers in a delegated cgroup, unprivileged:
+/// moves every process of this process's cgroup (this one included) into its
+/// child `winjob-leaf`, then enables the limit controllers (memory, pids, cpu,
+/// cpuset) that the cgroup was given in its `cgroup.subtree_control`, and in
+/// the job root `<cgroup>/winjob`. Returns the leaf.
+///
+/// Why: cgroup v2 lets a cgroup give controllers to its children only while it
+/// holds no process itself. A delegated cgroup — typically a systemd scope —
+/// holds its caller, so without this call the jobs created in it get no
+/// controller, and [`capabilities`](crate::capabilities()) says so, pointing
+/// here. The library never moves the caller on its own; call this once, early
+/// (before other threads start processes), when you own the cgroup:
+///
+/// ```text
+/// systemd-run --user --scope -p Delegate=yes  my-program   # then, in my-program:
+/// winjob::os::linux::enter_leaf_cgroup()?;                  # jobs get memory.max, pids.max, cpu.max...
+/// ```
+///
+/// The command line does the same with `winjob run --leaf-cgroup`.
+///
+/// Every process in the cgroup moves, not only this one: the rule is about the
+/// cgroup. Processes this one starts later outside jobs are born in the leaf.
+/// The leaf stays after the process exits (a process is in it until then);
+/// a later call in the same cgroup reuses it, and systemd removes it with the
+/// scope. A process in the root cgroup (exempt from the rule) is not moved, and
+/// the root cgroup's directory is returned. A process already in a
+/// `winjob-leaf` stays there, and the controllers are enabled again. Jobs
+/// created before the call keep the controllers they had.
+///
+/// # Errors
+///
+/// `Unsupported` if there is no cgroup v2 hierarchy; the error of the failed
+/// write, naming the file, if the leaf cannot be created or a process cannot
+/// be moved (the cgroup was not delegated to this user, for example).
+/// Controllers that cannot be enabled are not an error: they show in
+/// [`capabilities`](crate::capabilities()) with the reason.
+pub fn enter_leaf_cgroup() -> io::Result<PathBuf> {
+    crate::sys::enter_leaf_cgroup()
 }

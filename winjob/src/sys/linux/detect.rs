@@ -7,6 +7,17 @@
 //! process's own cgroup, created if missing; creating it is the writability
 //! test. That directory is the library's and stays; the job directories in it
 //! are removed when their jobs end.
+//!
+//! cgroup v2 lets a cgroup hand controllers to its children only while it holds
+//! no process itself (the "no internal processes" rule; the root cgroup is
+//! exempt). A delegated cgroup such as a `systemd-run --user --scope -p
+//! Delegate=yes` scope holds the caller, so its `winjob` directory gets no
+//! controller. [`enter_leaf`], called only when the caller opts in
+//! ([`crate::os::linux::enter_leaf_cgroup`]), moves the cgroup's processes into
+//! a child `winjob-leaf` and then enables the controllers. A process found in
+//! a `winjob-leaf` (the caller after the move, and everything it starts outside
+//! jobs) takes the leaf's parent as its own cgroup, so the job root is the same
+//! before and after the move.
 
 use std::env;
 use std::fs;
@@ -20,6 +31,10 @@ use crate::error::{invalid_input, unsupported};
 
 /// The name of the directory, inside the own cgroup, that holds the jobs.
 const ROOT_DIR_NAME: &str = "winjob";
+
+/// The name of the leaf cgroup [`enter_leaf`] moves the own cgroup's processes
+/// into.
+pub(crate) const LEAF_DIR_NAME: &str = "winjob-leaf";
 
 /// `statfs` magic numbers of the two cgroup filesystems (linux/magic.h).
 const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
@@ -184,7 +199,132 @@ fn v2_root(mounts: &[parse::CgroupMount], own: &[parse::CgroupLine]) -> Result<R
         .find(|m| m.is_v2())
         .ok_or("no cgroup2 filesystem is mounted")?;
     let own_path = parse::v2_path(own).ok_or("this process has no cgroup v2 path")?;
-    make_root(mount, own_path)
+    make_root(mount, outside_leaf(own_path))
+}
+
+/// The cgroup whose jobs a process in `cgroup_path` uses: the path itself, or
+/// the parent of a [`LEAF_DIR_NAME`] leaf.
+fn outside_leaf(cgroup_path: &str) -> &str {
+    match cgroup_path.strip_suffix(LEAF_DIR_NAME) {
+        Some(parent) if parent.ends_with('/') => match parent.trim_end_matches('/') {
+            "" => "/",
+            parent => parent,
+        },
+        _ => cgroup_path,
+    }
+}
+
+/// Moves every process of this process's cgroup v2 cgroup into its child
+/// [`LEAF_DIR_NAME`], then enables the limit controllers that cgroup has in its
+/// `cgroup.subtree_control` and in the job root's, so that job directories get
+/// them. Returns the leaf (or the root cgroup, which needs no leaf).
+pub(crate) fn enter_leaf() -> io::Result<PathBuf> {
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo")?;
+    let own = fs::read_to_string("/proc/self/cgroup")?;
+    let mounts = parse::cgroup_mounts(&mountinfo);
+    let mount = mounts.iter().find(|m| m.is_v2()).ok_or_else(|| {
+        unsupported("no cgroup2 filesystem is mounted; a leaf cgroup is a cgroup v2 notion")
+    })?;
+    let own_path = parse::v2_path(&parse::proc_cgroup(&own))
+        .ok_or_else(|| unsupported("this process has no cgroup v2 path"))?
+        .to_owned();
+    let mount_point = PathBuf::from(&mount.mount_point);
+    let parent_path = outside_leaf(&own_path);
+    let parent = dir_in_mount(&mount_point, &mount.root, parent_path);
+    let leaf = if parent_path == "/" {
+        // The root cgroup may hold processes and still hand out controllers.
+        parent.clone()
+    } else {
+        let leaf = parent.join(LEAF_DIR_NAME);
+        match fs::create_dir(&leaf) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(with_path(e, "cannot create", &leaf)),
+        }
+        move_all(&parent, &leaf)?;
+        leaf
+    };
+    let available = fs::read_to_string(parent.join("cgroup.controllers"))
+        .map_err(|e| with_path(e, "cannot read", &parent.join("cgroup.controllers")))?;
+    for controller in available.split_whitespace() {
+        if LIMIT_CONTROLLERS.contains(&controller) {
+            // What cannot be enabled (a threaded subtree, a controller the
+            // delegation withholds) shows in `capabilities()`.
+            let _ = fs::write(
+                parent.join("cgroup.subtree_control"),
+                format!("+{controller}"),
+            );
+        }
+    }
+    let root = make_root(mount, parent_path).map_err(unsupported)?;
+    enable_v2_controllers(&root);
+    Ok(leaf)
+}
+
+/// Moves every process in `from` to `to`, until `from` is empty (processes
+/// may fork meanwhile).
+fn move_all(from: &Path, to: &Path) -> io::Result<()> {
+    for _ in 0..100 {
+        let procs = fs::read_to_string(from.join("cgroup.procs"))
+            .map_err(|e| with_path(e, "cannot read", &from.join("cgroup.procs")))?;
+        if procs.trim().is_empty() {
+            return Ok(());
+        }
+        for pid in procs.split_whitespace() {
+            match fs::write(to.join("cgroup.procs"), pid) {
+                Ok(()) => {}
+                // It exited meanwhile.
+                Err(e) if e.raw_os_error() == Some(rustix::io::Errno::SRCH.raw_os_error()) => {}
+                Err(e) => {
+                    return Err(with_path(
+                        e,
+                        &format!("cannot move process {pid} into"),
+                        &to.join("cgroup.procs"),
+                    ));
+                }
+            }
+        }
+    }
+    Err(io::Error::other(format!(
+        "{} kept getting new processes; not every one could be moved into {}",
+        from.display(),
+        to.display()
+    )))
+}
+
+fn with_path(e: io::Error, what: &str, path: &Path) -> io::Error {
+    io::Error::new(e.kind(), format!("{what} {}: {e}", path.display()))
+}
+
+/// Why the v2 job root has no `controller`, as a hint for the caller: not
+/// delegated to the own cgroup, or withheld by the no-internal-processes rule.
+pub(crate) fn v2_controller_missing(root: &Root, controller: &str) -> String {
+    let Some(parent) = root.path.parent() else {
+        return format!(
+            "the {controller} controller is not enabled at {}",
+            root.path.display()
+        );
+    };
+    let available = fs::read_to_string(parent.join("cgroup.controllers")).unwrap_or_default();
+    if !available.split_whitespace().any(|c| c == controller) {
+        return format!(
+            "the {controller} controller is not delegated to {} (absent from its cgroup.controllers)",
+            parent.display()
+        );
+    }
+    let procs = fs::read_to_string(parent.join("cgroup.procs")).unwrap_or_default();
+    if !procs.trim().is_empty() {
+        return format!(
+            "{} holds processes, so cgroup v2's no-internal-processes rule keeps the {controller} \
+             controller from its children; winjob::os::linux::enter_leaf_cgroup() (winjob run \
+             --leaf-cgroup) moves them into a leaf first",
+            parent.display()
+        );
+    }
+    format!(
+        "the {controller} controller is not enabled in {}",
+        parent.join("cgroup.subtree_control").display()
+    )
 }
 
 fn v1_root(mounts: &[parse::CgroupMount], own: &[parse::CgroupLine]) -> Result<Root, String> {
@@ -363,6 +503,15 @@ mod tests {
             e.to_string()
                 .contains("cgroup-v2, cgroup-v1, process-group")
         );
+    }
+
+    #[test]
+    fn a_leaf_uses_the_jobs_of_its_parent() {
+        assert_eq!(outside_leaf("/a/b/winjob-leaf"), "/a/b");
+        assert_eq!(outside_leaf("/winjob-leaf"), "/");
+        assert_eq!(outside_leaf("/a/b"), "/a/b");
+        assert_eq!(outside_leaf("/a/not-winjob-leaf"), "/a/not-winjob-leaf");
+        assert_eq!(outside_leaf("/"), "/");
     }
 
     #[test]

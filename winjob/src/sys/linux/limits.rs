@@ -324,7 +324,15 @@ impl LimitState {
         let root = target
             .detected
             .v1_limit_root(controller.name())
-            .map_err(|why| format!("{v2_why}; and in cgroup v1: {why}"))?;
+            .map_err(|why| {
+                let v2_why = match (&target.detected.v2, cgroup.version) {
+                    (Ok(root), Version::V2) => {
+                        detect::v2_controller_missing(root, controller.name())
+                    }
+                    _ => v2_why.clone(),
+                };
+                format!("{v2_why}; and in cgroup v1: {why}")
+            })?;
         let name = target.dir_name.unwrap_or_default();
         Ok(Place::V1 {
             path: root.path.join(name),
@@ -487,10 +495,16 @@ pub(crate) fn support(
                 "{v1_files} (cgroup v1, under {})",
                 v1.path.display()
             )),
-            Err(why) => Err(format!(
-                "the {} controller is available neither in cgroup v2 nor in v1 ({why})",
-                controller.name()
-            )),
+            Err(why) => Err(match root {
+                Some(root) if mode == Mode::CgroupV2 => format!(
+                    "{}; and in cgroup v1: {why}",
+                    detect::v2_controller_missing(root, controller.name())
+                ),
+                _ => format!(
+                    "the {} controller is available neither in cgroup v2 nor in v1 ({why})",
+                    controller.name()
+                ),
+            }),
         }
     };
     let entry = |limit: &'static str, answer: Result<String, String>| match answer {

@@ -55,8 +55,9 @@
 //!   processes that start and exit between two looks (200 ms) are missed by
 //!   the events.
 //! - Unprivileged use needs a delegated cgroup (for example from
-//!   `systemd-run --user --scope -p Delegate=yes`); moving the caller into a
-//!   leaf so that controllers can be enabled there is not offered yet.
+//!   `systemd-run --user --scope -p Delegate=yes`); its controllers reach the
+//!   jobs only after the caller opts in to moving the scope's processes into a
+//!   leaf (`enter_leaf_cgroup`, in `detect.rs`). The leaf outlives the caller.
 
 mod accounting;
 mod cgroup;
@@ -587,6 +588,11 @@ fn sweep_once(root: &detect::Root) {
         cgroup::sweep(&root.path);
         swept.push(root.path.clone());
     }
+}
+
+/// See [`crate::os::linux::enter_leaf_cgroup`].
+pub(crate) fn enter_leaf_cgroup() -> io::Result<PathBuf> {
+    detect::enter_leaf()
 }
 
 pub(crate) fn capabilities() -> io::Result<Capabilities> {
