@@ -31,7 +31,7 @@ pub(crate) enum Command {
     /// Show what this machine can enforce: the job mode and each limit.
     #[command(after_help = "Example:\n  winjob caps\n  winjob caps --json")]
     Caps(CapsArgs),
-    /// List the processes of a named job (pid, name, CPU time).
+    /// List the processes of a named job (pid, CPU time, memory, name, path with --json).
     #[command(
         after_help = "Example:\n  winjob run --name build --keep -- make -j8 &\n  winjob ps build"
     )]

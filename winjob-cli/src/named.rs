@@ -44,42 +44,15 @@ fn open(name: &str) -> Result<Job, ExitCode> {
     })
 }
 
-/// The name and CPU time (seconds) of a process, where this OS lets us read
-/// them without unsafe code.
-fn process_info(pid: u32) -> (Option<String>, Option<f64>) {
-    #[cfg(target_os = "linux")]
-    {
-        let name = std::fs::read_to_string(format!("/proc/{pid}/comm"))
-            .ok()
-            .map(|s| s.trim_end().to_owned());
-        // utime and stime are fields 14 and 15, after the ")" ending comm.
-        let cpu = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .ok()
-            .and_then(|stat| {
-                let rest = &stat[stat.rfind(')')? + 1..];
-                let fields: Vec<&str> = rest.split_whitespace().collect();
-                let utime: u64 = fields.get(11)?.parse().ok()?;
-                let stime: u64 = fields.get(12)?.parse().ok()?;
-                // USER_HZ is 100 on every Linux architecture that matters.
-                Some((utime + stime) as f64 / 100.0)
-            });
-        (name, cpu)
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = pid;
-        (None, None)
-    }
-}
-
-/// `winjob ps NAME`.
+/// `winjob ps NAME`: each member's pid, CPU time, memory and name, from
+/// `Job::processes`.
 pub(crate) fn ps(args: &NameArgs) -> ExitCode {
     let job = match open(&args.name) {
         Ok(job) => job,
         Err(code) => return code,
     };
-    let mut pids = match job.pids() {
-        Ok(pids) => pids,
+    let mut processes = match job.processes() {
+        Ok(processes) => processes,
         Err(e) => {
             return fail(
                 &format!("cannot list job {:?}: {e}", args.name),
@@ -87,22 +60,16 @@ pub(crate) fn ps(args: &NameArgs) -> ExitCode {
             );
         }
     };
-    pids.sort_unstable();
+    processes.sort_unstable_by_key(|p| p.pid);
     if args.json {
-        let rows: Vec<_> = pids
-            .iter()
-            .map(|&pid| {
-                let (name, cpu) = process_info(pid);
-                json!({ "pid": pid, "name": name, "cpu_time": cpu })
-            })
-            .collect();
-        println!("{}", serde_json::Value::Array(rows));
+        match serde_json::to_string(&processes) {
+            Ok(text) => println!("{text}"),
+            Err(e) => return fail(&format!("cannot write JSON: {e}"), EXIT_FAILURE),
+        }
     } else {
-        println!("{:>8}  {:>10}  NAME", "PID", "CPU");
-        for pid in pids {
-            let (name, cpu) = process_info(pid);
-            let cpu = cpu.map_or_else(|| "n/a".to_owned(), |c| format!("{c:.2}s"));
-            println!("{pid:>8}  {cpu:>10}  {}", name.as_deref().unwrap_or("?"));
+        println!("{:>8} {:>10} {:>10} NAME", "PID", "CPU", "MEMORY");
+        for process in processes {
+            println!("{process}");
         }
     }
     ExitCode::SUCCESS

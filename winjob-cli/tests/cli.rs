@@ -657,6 +657,45 @@ mod windows {
         assert_eq!(v["program_exit_code"], 3);
     }
 
+    /// `winjob ps NAME` run by the job's own program: it lists the members
+    /// (cmd.exe, and the winjob.exe doing the listing) with names and paths.
+    #[test]
+    fn named_job_ps_shows_names_and_paths() {
+        let name = format!("winjob-cli-wps-{}", std::process::id());
+        // Under Wine the build path is a Unix one; cmd wants a drive letter.
+        let exe = if WINJOB.starts_with('/') {
+            format!("Z:{}", WINJOB.replace('/', "\\"))
+        } else {
+            WINJOB.to_owned()
+        };
+        let out = winjob(&[
+            "run",
+            "-q",
+            "--name",
+            &name,
+            "--",
+            "cmd",
+            "/c",
+            &format!("{exe} ps {name} --json"),
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let rows: serde_json::Value =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)));
+        let rows = rows.as_array().unwrap();
+        let names: Vec<String> = rows
+            .iter()
+            .map(|r| r["name"].as_str().unwrap_or("").to_ascii_lowercase())
+            .collect();
+        assert!(names.iter().any(|n| n == "cmd.exe"), "{rows:?}");
+        assert!(names.iter().any(|n| n == "winjob.exe"), "{rows:?}");
+        for row in rows {
+            assert!(row["pid"].as_u64().is_some(), "{row}");
+            let path = row["path"].as_str().unwrap_or("").to_ascii_lowercase();
+            assert!(path.ends_with(".exe"), "{row}");
+            assert!(row["memory"].as_u64().is_some_and(|m| m > 0), "{row}");
+        }
+    }
+
     #[test]
     fn unenforced_limits_under_wine_need_best_effort() {
         if std::env::var_os("WINJOB_UNDER_WINE").is_none_or(|v| v != "1") {

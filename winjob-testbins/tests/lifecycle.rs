@@ -450,3 +450,62 @@ fn the_current_process_can_join_a_job() {
     let _ = joined;
     assert!(child.wait().unwrap().success());
 }
+
+/// `Job::processes` names each member and reports its CPU time and memory as
+/// the OS measures them: a spinner's CPU time grows past 0.2 s while it runs.
+#[test]
+fn processes_are_named_and_their_cpu_time_grows() {
+    let job = Job::new().unwrap();
+    let sleeper = KillOnDrop(job.spawn(&mut helper(&["sleep", "30"])).unwrap());
+    let spinner = KillOnDrop(job.spawn(&mut helper(&["spin", "20"])).unwrap());
+    let expected_name = std::path::Path::new(env!("CARGO_BIN_EXE_winjob-testbin"))
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let mut last = Vec::new();
+    // Wine measures nothing, so there is nothing to wait for there.
+    let patience = if under_wine() {
+        Duration::from_secs(1)
+    } else {
+        LONG
+    };
+    let grew = eventually(patience, || {
+        last = job.processes().unwrap();
+        last.iter()
+            .find(|p| p.pid == spinner.0.id())
+            .and_then(winjob::ProcessInfo::cpu_time)
+            .is_some_and(|cpu| cpu >= Duration::from_millis(200))
+    });
+    for p in &last {
+        println!("{p} {:?}", p.path);
+    }
+    let mut pids: Vec<u32> = last.iter().map(|p| p.pid).collect();
+    pids.sort_unstable();
+    let mut spawned = vec![sleeper.0.id(), spinner.0.id()];
+    spawned.sort_unstable();
+    assert_eq!(pids, spawned);
+    for p in &last {
+        assert_eq!(p.name.as_deref(), Some(expected_name.as_str()), "{p:?}");
+        let path = p.path.as_ref().expect("the path of our own child");
+        assert!(path.to_string_lossy().ends_with(&expected_name), "{p:?}");
+    }
+    if under_wine() {
+        assert!(last.iter().all(|p| p.cpu_time().is_none()));
+        skip(
+            "processes_are_named_and_their_cpu_time_grows",
+            "Wine's GetProcessTimes of another process is stale (a spinner that had run 1 s \
+             showed 0.06 s), so CPU times are None there; names, paths and memory were checked",
+        );
+    } else {
+        assert!(grew, "the spinner's CPU time never reached 0.2 s: {last:?}");
+    }
+    assert!(
+        last.iter().all(|p| p.memory.is_some_and(|m| m > 0)),
+        "{last:?}"
+    );
+    drop((sleeper, spinner));
+    assert!(job.terminate(1).is_ok());
+    assert!(job.wait_timeout(LONG).unwrap());
+    assert_eq!(job.processes().unwrap(), Vec::new());
+}

@@ -118,12 +118,12 @@ impl fmt::Display for Accounting {
 
 /// `Option<Duration>` as seconds in serde formats.
 #[cfg(feature = "serde")]
-mod seconds {
+pub(crate) mod seconds {
     use std::time::Duration;
 
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub(super) fn serialize<S: Serializer>(
+    pub(crate) fn serialize<S: Serializer>(
         value: &Option<Duration>,
         s: S,
     ) -> Result<S::Ok, S::Error> {
@@ -133,7 +133,7 @@ mod seconds {
         }
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
         d: D,
     ) -> Result<Option<Duration>, D::Error> {
         let seconds = Option::<f64>::deserialize(d)?;

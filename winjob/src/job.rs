@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::sys;
 use crate::validate;
-use crate::{Accounting, Events, Limits};
+use crate::{Accounting, Events, Limits, ProcessInfo};
 
 /// A group of processes managed as one unit.
 ///
@@ -241,6 +241,33 @@ impl Job {
     #[doc(alias = "cgroup.procs")]
     pub fn pids(&self) -> io::Result<Vec<u32>> {
         self.inner.pids()
+    }
+
+    /// Every running process in the job, with its name, executable path, CPU
+    /// time and memory (see [`ProcessInfo`] for where each comes from, and
+    /// what `None` means). What `winjob ps` prints.
+    ///
+    /// The list is [`Job::pids`], then one query per process: a process that
+    /// exits in between is left out. On Windows each process is opened with
+    /// `OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION | PROCESS_VM_READ)` and
+    /// checked to still be in the job (a pid can be reused); on Linux its
+    /// `/proc/PID` files are read.
+    ///
+    /// ```no_run
+    /// let job = winjob::Job::new()?;
+    /// job.spawn(&mut std::process::Command::new("make"))?;
+    /// for process in job.processes()? {
+    ///     println!("{process}"); // pid, CPU, memory, name
+    /// }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The error of listing the members. A member that cannot be read is not
+    /// an error: its fields are `None`.
+    pub fn processes(&self) -> io::Result<Vec<ProcessInfo>> {
+        self.inner.processes()
     }
 
     /// Kills every process in the job at once.

@@ -59,6 +59,7 @@ mod event;
 mod job;
 mod limits;
 pub mod os;
+mod process;
 mod sys;
 mod validate;
 
@@ -67,4 +68,5 @@ pub use crate::capabilities::{Capabilities, LimitSupport, Mode, capabilities};
 pub use crate::event::{Event, Events, ProcessExit, QUEUE_CAP};
 pub use crate::job::{Job, JobBuilder, Stopped};
 pub use crate::limits::{CpuRate, CpuSet, CpuWeight, Limits, MAX_CPU, MIN_MEMORY_LIMIT, Priority};
+pub use crate::process::ProcessInfo;
 pub use crate::validate::MAX_NAME_LEN;

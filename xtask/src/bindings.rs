@@ -162,6 +162,12 @@ const NAMES: &[&str] = &[
     "STILL_ACTIVE",
     "CREATE_NEW_PROCESS_GROUP",
     "CREATE_SUSPENDED",
+    // What `Job::processes` reports of each member.
+    "QueryFullProcessImageNameW",
+    "GetProcessTimes",
+    "GetProcessMemoryInfo",
+    "PROCESS_MEMORY_COUNTERS",
+    "PROCESS_VM_READ",
     "OpenThread",
     "ResumeThread",
     "THREAD_SUSPEND_RESUME",

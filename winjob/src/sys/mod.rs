@@ -24,6 +24,8 @@
 //!   - `fn contains_child(&self, child: &Child) -> io::Result<bool>`
 //!   - `fn contains_pid(&self, pid: u32) -> io::Result<bool>`
 //!   - `fn pids(&self) -> io::Result<Vec<u32>>`
+//!   - `fn processes(&self) -> io::Result<Vec<ProcessInfo>>` — `pids`, then
+//!     each one's name, path, CPU times and memory; exited ones left out.
 //!   - `fn terminate(&self, exit_code: u32) -> io::Result<()>`
 //!   - `fn wait(&self, deadline: Option<Instant>) -> io::Result<bool>` — true
 //!     once the job has no running process, false at the deadline.

@@ -55,6 +55,9 @@ impl Job {
     pub(crate) fn pids(&self) -> io::Result<Vec<u32>> {
         match *self {}
     }
+    pub(crate) fn processes(&self) -> io::Result<Vec<crate::ProcessInfo>> {
+        match *self {}
+    }
     pub(crate) fn terminate(&self, _: u32) -> io::Result<()> {
         match *self {}
     }

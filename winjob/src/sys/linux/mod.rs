@@ -67,6 +67,7 @@ mod limits;
 mod monitor;
 mod parse;
 mod pgroup;
+mod process;
 mod spawn;
 mod watchdog;
 
@@ -87,7 +88,7 @@ use self::pgroup::ProcessGroup;
 use super::CreateOptions;
 use crate::error::{invalid_input, unsupported};
 use crate::event::Broadcaster;
-use crate::{Accounting, Capabilities, Events, Limits, Mode};
+use crate::{Accounting, Capabilities, Events, Limits, Mode, ProcessInfo};
 
 /// Linux settings from `os::linux::JobBuilderExt`.
 #[derive(Debug, Clone, Default)]
@@ -420,6 +421,10 @@ impl Job {
             Tracker::Cgroup { cgroup, .. } => cgroup.pids(),
             Tracker::Group(group) => group.pids(),
         }
+    }
+
+    pub(crate) fn processes(&self) -> io::Result<Vec<ProcessInfo>> {
+        Ok(self.pids()?.into_iter().filter_map(process::info).collect())
     }
 
     /// Linux cannot impose an exit code; `_exit_code` was validated by the

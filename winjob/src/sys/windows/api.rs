@@ -69,6 +69,7 @@ pub(crate) const JOB_OBJECT_MSG_NOTIFICATION_LIMIT: u32 =
     b::JOB_OBJECT_MSG_NOTIFICATION_LIMIT.cast_unsigned();
 pub(crate) const PROCESS_SET_QUOTA: u32 = b::PROCESS_SET_QUOTA.cast_unsigned();
 pub(crate) const PROCESS_TERMINATE: u32 = b::PROCESS_TERMINATE.cast_unsigned();
+pub(crate) const PROCESS_VM_READ: u32 = b::PROCESS_VM_READ.cast_unsigned();
 pub(crate) const PROCESS_QUERY_INFORMATION: u32 = b::PROCESS_QUERY_INFORMATION.cast_unsigned();
 pub(crate) const PROCESS_QUERY_LIMITED_INFORMATION: u32 =
     b::PROCESS_QUERY_LIMITED_INFORMATION.cast_unsigned();
@@ -706,6 +707,75 @@ pub(crate) fn open_process(access: u32, pid: u32) -> io::Result<OwnedHandle> {
     let handle = unsafe { b::OpenProcess(access, 0, pid) };
     // SAFETY: OpenProcess returns NULL or a new handle that we own.
     unsafe { owned_or_null(handle) }
+}
+
+/// `QueryFullProcessImageNameW(process, 0, ...)`: the full path of the
+/// process's executable, in Win32 form.
+pub(crate) fn query_full_process_image_name_w(
+    process: BorrowedHandle<'_>,
+) -> io::Result<std::ffi::OsString> {
+    use std::os::windows::ffi::OsStringExt;
+    // Long paths (`\\?\` prefixes) fit in 32 767 UTF-16 units.
+    let mut buffer = vec![0u16; 1024];
+    loop {
+        let mut size = u32::try_from(buffer.len()).unwrap_or(u32::MAX);
+        // SAFETY: the handle is valid; `buffer` holds `size` writable units;
+        // `size` is a valid in/out pointer.
+        let done = unsafe {
+            b::QueryFullProcessImageNameW(raw(process), 0, buffer.as_mut_ptr(), &mut size)
+        };
+        if done != 0 {
+            let length = usize::try_from(size).unwrap_or(0).min(buffer.len());
+            return Ok(std::ffi::OsString::from_wide(&buffer[..length]));
+        }
+        let error = io::Error::last_os_error();
+        if error.raw_os_error() != Some(ERROR_INSUFFICIENT_BUFFER) || buffer.len() >= 32_768 {
+            return Err(error);
+        }
+        buffer.resize(buffer.len() * 4, 0);
+    }
+}
+
+/// `GetProcessTimes`: (user, kernel) CPU time of a process.
+pub(crate) fn get_process_times(process: BorrowedHandle<'_>) -> io::Result<(Duration, Duration)> {
+    let mut creation = b::FILETIME::default();
+    let mut exit = b::FILETIME::default();
+    let mut kernel = b::FILETIME::default();
+    let mut user = b::FILETIME::default();
+    // SAFETY: the handle is valid; the four out pointers are valid FILETIMEs.
+    cvt(unsafe {
+        b::GetProcessTimes(
+            raw(process),
+            &mut creation,
+            &mut exit,
+            &mut kernel,
+            &mut user,
+        )
+    })?;
+    let ticks = |t: b::FILETIME| (u64::from(t.dwHighDateTime) << 32) | u64::from(t.dwLowDateTime);
+    Ok((
+        duration_from_100ns(ticks(user)),
+        duration_from_100ns(ticks(kernel)),
+    ))
+}
+
+fn duration_from_100ns(ticks: u64) -> Duration {
+    Duration::new(
+        ticks / 10_000_000,
+        u32::try_from(ticks % 10_000_000).unwrap_or(0) * 100,
+    )
+}
+
+/// `GetProcessMemoryInfo` (`K32GetProcessMemoryInfo` in kernel32): the
+/// process's working set, in bytes.
+pub(crate) fn get_process_working_set(process: BorrowedHandle<'_>) -> io::Result<u64> {
+    let mut counters = b::PROCESS_MEMORY_COUNTERS::default();
+    let size = u32::try_from(mem::size_of::<b::PROCESS_MEMORY_COUNTERS>()).unwrap_or(u32::MAX);
+    counters.cb = size;
+    // SAFETY: the handle is valid; `counters` is a writable structure of `size`
+    // bytes.
+    cvt(unsafe { b::GetProcessMemoryInfo(raw(process), &mut counters, size) })?;
+    Ok(u64::try_from(counters.WorkingSetSize).unwrap_or(u64::MAX))
 }
 
 /// `GetExitCodeProcess`: `STILL_ACTIVE` while the process runs.

@@ -32,6 +32,8 @@ windows_link::link!("kernel32.dll" "system" fn GetPriorityClass(hprocess : HANDL
 windows_link::link!("kernel32.dll" "system" fn GetProcAddress(hmodule : HMODULE, lpprocname : PCSTR) -> FARPROC);
 windows_link::link!("kernel32.dll" "system" fn GetProcessAffinityMask(hprocess : HANDLE, lpprocessaffinitymask : *mut usize, lpsystemaffinitymask : *mut usize) -> BOOL);
 windows_link::link!("kernel32.dll" "system" fn GetProcessHandleCount(hprocess : HANDLE, pdwhandlecount : *mut u32) -> BOOL);
+windows_link::link!("kernel32.dll" "system" "K32GetProcessMemoryInfo" fn GetProcessMemoryInfo(process : HANDLE, ppsmemcounters : *mut PROCESS_MEMORY_COUNTERS, cb : u32) -> BOOL);
+windows_link::link!("kernel32.dll" "system" fn GetProcessTimes(hprocess : HANDLE, lpcreationtime : *mut FILETIME, lpexittime : *mut FILETIME, lpkerneltime : *mut FILETIME, lpusertime : *mut FILETIME) -> BOOL);
 windows_link::link!("kernel32.dll" "system" fn GetQueuedCompletionStatusEx(completionport : HANDLE, lpcompletionportentries : *mut OVERLAPPED_ENTRY, ulcount : u32, ulnumentriesremoved : *mut u32, dwmilliseconds : u32, falertable : BOOL) -> BOOL);
 windows_link::link!("user32.dll" "system" fn GetWindowThreadProcessId(hwnd : HWND, lpdwprocessid : *mut u32) -> u32);
 windows_link::link!("kernel32.dll" "system" fn IsProcessInJob(processhandle : HANDLE, jobhandle : HANDLE, result : *mut BOOL) -> BOOL);
@@ -42,6 +44,7 @@ windows_link::link!("kernel32.dll" "system" fn OpenProcess(dwdesiredaccess : u32
 windows_link::link!("kernel32.dll" "system" fn OpenThread(dwdesiredaccess : u32, binherithandle : BOOL, dwthreadid : u32) -> HANDLE);
 windows_link::link!("user32.dll" "system" fn PostMessageW(hwnd : HWND, msg : u32, wparam : WPARAM, lparam : LPARAM) -> BOOL);
 windows_link::link!("kernel32.dll" "system" fn PostQueuedCompletionStatus(completionport : HANDLE, dwnumberofbytestransferred : u32, dwcompletionkey : usize, lpoverlapped : *const OVERLAPPED) -> BOOL);
+windows_link::link!("kernel32.dll" "system" fn QueryFullProcessImageNameW(hprocess : HANDLE, dwflags : u32, lpexename : PWSTR, lpdwsize : *mut u32) -> BOOL);
 windows_link::link!("kernel32.dll" "system" fn QueryInformationJobObject(hjob : HANDLE, jobobjectinformationclass : JOBOBJECTINFOCLASS, lpjobobjectinformation : *mut core::ffi::c_void, cbjobobjectinformationlength : u32, lpreturnlength : *mut u32) -> BOOL);
 windows_link::link!("kernel32.dll" "system" fn QueryIoRateControlInformationJobObject(hjob : HANDLE, volumename : PCWSTR, infoblocks : *mut *mut JOBOBJECT_IO_RATE_CONTROL_INFORMATION, infoblockcount : *mut u32) -> u32);
 windows_link::link!("kernel32.dll" "system" fn ResumeThread(hthread : HANDLE) -> u32);
@@ -71,6 +74,12 @@ pub const ERROR_NOT_SUPPORTED: i32 = 50;
 pub const ERROR_NO_MORE_FILES: i32 = 18;
 pub const ERROR_PATH_NOT_FOUND: i32 = 3;
 pub type FARPROC = Option<unsafe extern "system" fn() -> isize>;
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct FILETIME {
+    pub dwLowDateTime: u32,
+    pub dwHighDateTime: u32,
+}
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct GROUP_AFFINITY {
@@ -477,11 +486,27 @@ pub struct OVERLAPPED_ENTRY {
 }
 pub type PCSTR = *const u8;
 pub type PCWSTR = *const u16;
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct PROCESS_MEMORY_COUNTERS {
+    pub cb: u32,
+    pub PageFaultCount: u32,
+    pub PeakWorkingSetSize: usize,
+    pub WorkingSetSize: usize,
+    pub QuotaPeakPagedPoolUsage: usize,
+    pub QuotaPagedPoolUsage: usize,
+    pub QuotaPeakNonPagedPoolUsage: usize,
+    pub QuotaNonPagedPoolUsage: usize,
+    pub PagefileUsage: usize,
+    pub PeakPagefileUsage: usize,
+}
 pub const PROCESS_QUERY_INFORMATION: i32 = 1024;
 pub const PROCESS_QUERY_LIMITED_INFORMATION: i32 = 4096;
 pub const PROCESS_SET_QUOTA: i32 = 256;
 pub const PROCESS_TERMINATE: i32 = 1;
+pub const PROCESS_VM_READ: i32 = 16;
 pub type PSECURITY_DESCRIPTOR = *mut core::ffi::c_void;
+pub type PWSTR = *mut u16;
 pub const REALTIME_PRIORITY_CLASS: i32 = 256;
 pub const SDDL_REVISION_1: i32 = 1;
 #[repr(C)]

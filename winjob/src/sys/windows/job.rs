@@ -8,11 +8,13 @@ use std::process::Child;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use super::accounting::under_wine;
 use super::api::{self, WideCString};
 use super::limits::SharedState;
 use super::monitor::Monitor;
 use super::stop::Leaders;
 use super::types::Breakaway;
+use crate::ProcessInfo;
 use crate::error::{invalid_input, not_found, unsupported, with_context};
 use crate::event::Events;
 use crate::sys::CreateOptions;
@@ -222,6 +224,65 @@ impl Job {
 
     pub(crate) fn pids(&self) -> io::Result<Vec<u32>> {
         pids_of(self.as_handle())
+    }
+
+    pub(crate) fn processes(&self) -> io::Result<Vec<ProcessInfo>> {
+        Ok(self
+            .pids()?
+            .into_iter()
+            .filter_map(|pid| self.process_info(pid))
+            .collect())
+    }
+
+    /// One member's record; `None` if it has exited or its pid now belongs
+    /// to a process outside the job.
+    fn process_info(&self, pid: u32) -> Option<ProcessInfo> {
+        let mut info = ProcessInfo::new(pid);
+        // The full query right first, as in `contains_pid` (Wine's
+        // IsProcessInJob wants it); the limited one for protected processes.
+        let opened = [
+            api::PROCESS_QUERY_INFORMATION | api::PROCESS_VM_READ,
+            api::PROCESS_QUERY_LIMITED_INFORMATION,
+        ]
+        .into_iter()
+        .map(|access| api::open_process(access, pid))
+        .find(|r| {
+            !r.as_ref()
+                .is_err_and(|e| e.raw_os_error() == Some(api::ERROR_ACCESS_DENIED))
+        });
+        let process = match opened {
+            Some(Ok(process)) => process,
+            // No such process any more.
+            Some(Err(e)) if e.raw_os_error() == Some(api::ERROR_INVALID_PARAMETER) => return None,
+            // Not ours to read: the pid alone.
+            _ => return Some(info),
+        };
+        let process = process.as_handle();
+        if has_exited(process) || self.contains_handle(process).is_ok_and(|member| !member) {
+            return None;
+        }
+        info.path = api::query_full_process_image_name_w(process)
+            .ok()
+            .map(std::path::PathBuf::from);
+        info.name = info
+            .path
+            .as_ref()
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned());
+        // Wine's times of another process are stale (a spinner that had run
+        // for a second showed its 0.06 s of start-up): not a measure.
+        if !under_wine()
+            && let Ok((user, kernel)) = api::get_process_times(process)
+        {
+            info.user_time = Some(user);
+            info.kernel_time = Some(kernel);
+        }
+        // A running process always has pages in its working set; a zero is
+        // an emulator's answer, not a measure.
+        info.memory = api::get_process_working_set(process)
+            .ok()
+            .filter(|bytes| *bytes > 0);
+        Some(info)
     }
 
     /// A new subscription to the job's events, from the monitor thread of a
