@@ -453,6 +453,63 @@ mod linux {
         }
     }
 
+    /// On a terminal (a pseudo-terminal from `script`), `winjob run` shows a
+    /// live status line, refreshed in place and cleared before the report;
+    /// `--quiet` turns it off.
+    #[test]
+    fn status_line_on_a_terminal() {
+        let on_a_terminal = |flags: &str| {
+            let inner =
+                format!("{WINJOB} run {flags} -- sh -c 'sleep 1.7 & sleep 1.7 & sleep 1.7'");
+            Command::new("script")
+                .args(["-qec", &inner, "/dev/null"])
+                .stdin(std::process::Stdio::null())
+                .output()
+        };
+        let out = match on_a_terminal("") {
+            Ok(out) => out,
+            Err(e) => {
+                println!("skipped: status_line_on_a_terminal: cannot run script(1): {e}");
+                return;
+            }
+        };
+        assert!(out.status.success(), "{out:?}");
+        // The pseudo-terminal merges stderr into what script prints.
+        let screen = stdout(&out);
+        // Each update is "\r ESC[K winjob: 1.5s  processes ..."; the report
+        // that follows also starts with "winjob: ", but not with a time.
+        let updates: Vec<&str> = screen
+            .split("\r\x1b[Kwinjob: ")
+            .skip(1)
+            .filter(|u| u.starts_with(|c: char| c.is_ascii_digit()))
+            .collect();
+        assert!(
+            updates.len() >= 2,
+            "expected refreshed status lines: {screen:?}"
+        );
+        assert!(
+            updates.iter().any(|u| u.contains("processes 4")),
+            "the status counts sh and its three sleepers: {screen:?}"
+        );
+        assert!(
+            updates
+                .iter()
+                .all(|u| u.contains("cpu ") && u.contains("peak memory ")),
+            "{screen:?}"
+        );
+        // Cleared before the report, which starts on a clean line.
+        let report = screen.find("winjob: sh: exit code 0").expect("the report");
+        let last_clear = screen[..report].rfind("\r\x1b[K").expect("a clear");
+        assert!(
+            screen[last_clear + 4..report].trim().is_empty(),
+            "{screen:?}"
+        );
+
+        let quiet = on_a_terminal("--quiet").unwrap();
+        assert!(quiet.status.success(), "{quiet:?}");
+        assert!(!stdout(&quiet).contains("\x1b[K"), "{quiet:?}");
+    }
+
     /// `--leaf-cgroup` in a scratch cgroup standing in for a delegated scope:
     /// a shell moves itself there and becomes winjob, which moves the scope's
     /// processes into the leaf and runs the program in a job of the scope.
