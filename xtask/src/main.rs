@@ -7,10 +7,12 @@
 //! cargo xtask vm [FILTER...]      the Linux suites in a pure cgroup v2 QEMU VM
 //! cargo xtask vm --shell          a shell in that VM, for debugging
 //! cargo xtask bindings [--check]  regenerate (or check) the Win32 bindings
+//! cargo xtask bench               performance figures, Linux and Wine (target/bench/results.json)
 //! ```
 
 use std::process::ExitCode;
 
+mod bench;
 mod bindings;
 mod ci;
 mod run;
@@ -27,8 +29,9 @@ fn main() -> ExitCode {
         ["vm", rest @ ..] => vm::run_command(rest),
         ["bindings"] => bindings::run(false),
         ["bindings", "--check"] => bindings::run(true),
+        ["bench"] => bench::run(),
         _ => Err(format!(
-            "unknown arguments {args:?}; usage: cargo xtask ci | linux | wine [FILTER...] | vm [--shell | FILTER...] | bindings [--check]"
+            "unknown arguments {args:?}; usage: cargo xtask ci | linux | wine [FILTER...] | vm [--shell | FILTER...] | bindings [--check] | bench"
         )),
     };
     match result {
