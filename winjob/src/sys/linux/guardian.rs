@@ -26,20 +26,31 @@
 //! caller's open. If it dies anyway (someone sends it `SIGKILL`), the next send
 //! fails, and a new guardian is started and told about every live job.
 //!
+//! A process-group job has no group id before its first process exists, and
+//! `spawn` returns only after that process ran `exec`: registering the group
+//! afterwards would leave it unguarded if the owner died in between (the
+//! stress suite's random owner kills found such survivors). So that first
+//! process, the group's leader, registers its group itself, between `fork`
+//! and `exec` ([`Ticket::spawn_leader`], `spawn::register_leader`), over the
+//! socket it inherited; since the guardian reads until every copy of the
+//! socket is closed, the line always arrives before the guardian acts, or
+//! the leader never runs.
+//!
 //! Known gaps: a process that `fork`s without `exec` shares the socket, so the
 //! guardian waits for the fork too; a job whose owner dies in the instant
 //! between `mkdir` and the first spawn is removed empty, which is harmless.
 
 use std::collections::BTreeMap;
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use super::detect::SHELL;
+use super::spawn;
 use crate::error::with_context;
 
 const SCRIPT: &str = include_str!("guardian.sh");
@@ -89,27 +100,87 @@ pub(crate) struct Ticket {
 }
 
 impl Ticket {
-    /// Registers a job. `arg` is its directory or its process group id; it
-    /// must not contain a newline (names with control characters are refused
-    /// before this).
+    /// Registers a job. `arg` is its directory; it must not contain a
+    /// newline (names with control characters are refused before this).
     pub(crate) fn register(kind: Kind, arg: &str) -> io::Result<Ticket> {
-        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        let ticket = Ticket { id, kind };
-        ticket.update(arg)?;
+        debug_assert!(!arg.contains('\n'));
+        let ticket = Ticket::unregistered(kind);
+        let record = format!("{} {arg}", kind.word());
+        let mut guard = GUARDIAN.lock().unwrap_or_else(|e| e.into_inner());
+        guard_send(&mut guard, &format!("+{} {record}\n", ticket.id))?;
+        if let Some(g) = guard.as_mut() {
+            g.jobs.insert(ticket.id, record);
+        }
         Ok(ticket)
     }
 
-    /// Tells the guardian a new argument for the job (a process-group job
-    /// whose group was re-created).
-    pub(crate) fn update(&self, arg: &str) -> io::Result<()> {
-        debug_assert!(!arg.contains('\n'));
-        let record = format!("{} {arg}", self.kind.word());
-        let mut guard = GUARDIAN.lock().unwrap_or_else(|e| e.into_inner());
-        guard_send(&mut guard, &format!("+{} {record}\n", self.id))?;
-        if let Some(g) = guard.as_mut() {
-            g.jobs.insert(self.id, record);
+    /// A ticket for a job whose argument is not known yet (a process-group
+    /// job before its first process): nothing is sent until
+    /// [`Ticket::spawn_leader`].
+    pub(crate) fn unregistered(kind: Kind) -> Ticket {
+        Ticket {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            kind,
         }
-        Ok(())
+    }
+
+    /// Spawns `command` (set up to lead a new process group) so that the
+    /// child registers its group, by its own pid, for this ticket before it
+    /// runs the program; a registration made earlier under this ticket (a
+    /// group that has since emptied) is replaced. Holds the guardian's lock
+    /// throughout: the child writes to the guardian's socket.
+    ///
+    /// # Errors
+    ///
+    /// Starting the guardian failed, or the spawn did (including the child's
+    /// write to the guardian, after one restart of a guardian found dead).
+    pub(crate) fn spawn_leader(&self, command: &mut Command) -> io::Result<Child> {
+        let mut guard = GUARDIAN.lock().unwrap_or_else(|e| e.into_inner());
+        let mut restarted = false;
+        loop {
+            // A guardian that is alive (started, or restarted and told of
+            // every job, if the last one died): an empty line is a no-op.
+            guard_send(&mut guard, "\n")?;
+            let g = guard
+                .as_mut()
+                .ok_or_else(|| io::Error::other("the guardian did not start"))?;
+            let armed = Arc::new(AtomicBool::new(true));
+            let prefix = format!("+{} {} ", self.id, self.kind.word());
+            spawn::register_leader(
+                command,
+                g.stream.as_raw_fd(),
+                prefix.into_bytes(),
+                Arc::clone(&armed),
+            )?;
+            let spawned = command.spawn();
+            armed.store(false, Ordering::SeqCst);
+            match spawned {
+                Ok(child) => {
+                    g.jobs
+                        .insert(self.id, format!("{} {}", self.kind.word(), child.id()));
+                    return Ok(child);
+                }
+                // The guardian died since the line above: once more, with a
+                // new one.
+                Err(e)
+                    if !restarted
+                        && matches!(
+                            rustix::io::Errno::from_io_error(&e),
+                            Some(rustix::io::Errno::PIPE | rustix::io::Errno::CONNRESET)
+                        ) =>
+                {
+                    restarted = true;
+                }
+                Err(e) => {
+                    // The child may have registered before it failed (a
+                    // missing program fails at `exec`): no group of this
+                    // ticket exists now, so the guardian must not keep one.
+                    g.jobs.remove(&self.id);
+                    let _ = send(&g.stream, format!("-{}\n", self.id).as_bytes());
+                    return Err(e);
+                }
+            }
+        }
     }
 }
 

@@ -1,10 +1,12 @@
 //! A job as a process group: the fallback where no cgroup is writable.
 //!
 //! The first process spawned into the job becomes the leader of a new group
-//! (`setpgid(0, 0)` through `CommandExt::process_group(0)`, which std does in
-//! `posix_spawn`, so spawning stays as cheap as a plain spawn); later ones
-//! join it. If every member has exited, the group no longer exists and the
-//! next spawn starts a new one.
+//! (`setpgid(0, 0)` through `CommandExt::process_group(0)`); later ones join
+//! it, which std does in `posix_spawn`, so spawning stays as cheap as a plain
+//! spawn. In a kill-on-drop job the leader is forked instead, and registers
+//! its group with the guardian between `fork` and `exec` (see `guardian`).
+//! If every member has exited, the group no longer exists and the next spawn
+//! starts a new one.
 //!
 //! A process group is not a container: a member that calls `setsid` or
 //! `setpgid` leaves it, and `terminate` then misses it. Listing members scans
@@ -74,23 +76,19 @@ impl ProcessGroup {
                 Err(e) => return Err(e),
             }
         }
-        let child = command.process_group(0).spawn()?;
-        let pgid = child.id();
-        if self.kill_on_drop {
-            let registered = match &state.ticket {
-                Some(ticket) => ticket.update(&pgid.to_string()),
-                None => Ticket::register(Kind::ProcessGroup, &pgid.to_string())
-                    .map(|t| state.ticket = Some(t)),
-            };
-            if let Err(e) = registered {
-                // Unguarded members would outlive a crash of ours: refuse.
-                kill_group(pgid, Signal::KILL);
-                let mut child = child;
-                let _ = child.wait();
-                return Err(e);
-            }
-        }
-        state.pgid = Some(pgid);
+        command.process_group(0);
+        let child = if self.kill_on_drop {
+            // The leader registers its group with the guardian before it
+            // runs the program (see `guardian`): there is no moment in which
+            // a member could outlive a crash of ours unguarded.
+            state
+                .ticket
+                .get_or_insert_with(|| Ticket::unregistered(Kind::ProcessGroup))
+                .spawn_leader(command)?
+        } else {
+            command.spawn()?
+        };
+        state.pgid = Some(child.id());
         Ok(child)
     }
 
