@@ -94,8 +94,11 @@ pub(crate) struct RunArgs {
     /// Windows only: UI restrictions, comma-separated (handles, read-clipboard,
     /// write-clipboard, system-parameters, display-settings, global-atoms,
     /// desktop, exit-windows, ime, all).
+    // The full path keeps clap's derive from reading `Vec` as "repeatable,
+    // one item per value" (a panic at parse time): `parse_ui_list` turns the
+    // whole LIST, one value, into the `Vec`.
     #[arg(long, value_name = "LIST", value_parser = parse_ui_list)]
-    pub(crate) ui_restrict: Option<Vec<String>>,
+    pub(crate) ui_restrict: Option<std::vec::Vec<String>>,
     /// Linux only: first move the processes of winjob's cgroup into a leaf
     /// child, so that jobs get the controllers of a delegated cgroup (run under
     /// `systemd-run --user --scope -p Delegate=yes`).

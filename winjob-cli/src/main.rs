@@ -19,6 +19,8 @@
 mod cli;
 mod named;
 mod parse;
+#[cfg(test)]
+mod proptests;
 mod run;
 
 use std::process::ExitCode;
@@ -42,30 +44,13 @@ fn main() -> ExitCode {
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            use clap::error::ErrorKind;
-            if matches!(
-                e.kind(),
-                ErrorKind::DisplayHelp
-                    | ErrorKind::DisplayVersion
-                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-            ) {
-                let _ = e.print();
-                return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-                    ExitCode::from(EXIT_USAGE)
-                } else {
-                    ExitCode::SUCCESS
-                };
-            }
-            // One line: clap's first line, without its "error: " prefix.
-            let text = e.render().to_string();
-            let first: Vec<&str> = text
-                .lines()
-                .take_while(|l| !l.trim().is_empty())
-                .map(str::trim)
-                .collect();
-            let line = first.join(" ");
-            let line = line.strip_prefix("error: ").unwrap_or(&line);
-            return fail(line, EXIT_USAGE);
+            return match refusal(&e) {
+                (code, Some(line)) => fail(&line, code),
+                (code, None) => {
+                    let _ = e.print();
+                    ExitCode::from(code)
+                }
+            };
         }
     };
     match cli.command {
@@ -74,6 +59,29 @@ fn main() -> ExitCode {
         cli::Command::Ps(args) => named::ps(&args),
         cli::Command::Stat(args) => named::stat(&args),
         cli::Command::Kill(args) => named::kill(&args),
+    }
+}
+
+/// How `winjob` answers a command line clap did not take: the exit code, and
+/// the one line for stderr, or `None` when clap's own text is printed (help
+/// and version: exit 0; help shown for a missing subcommand: a usage error).
+fn refusal(e: &clap::Error) -> (u8, Option<String>) {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => (0, None),
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => (EXIT_USAGE, None),
+        _ => {
+            // One line: clap's first line, without its "error: " prefix.
+            let text = e.render().to_string();
+            let first: Vec<&str> = text
+                .lines()
+                .take_while(|l| !l.trim().is_empty())
+                .map(str::trim)
+                .collect();
+            let line = first.join(" ");
+            let line = line.strip_prefix("error: ").unwrap_or(&line).to_owned();
+            (EXIT_USAGE, Some(line))
+        }
     }
 }
 

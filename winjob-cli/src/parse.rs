@@ -94,16 +94,19 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     }
     let (whole, frac) = number.split_once('.').unwrap_or((number, ""));
     let whole: u128 = whole.parse().map_err(|_| bad())?;
-    let mut nanos = whole.checked_mul(nanos_per_unit).ok_or_else(bad)?;
+    let too_long = || format!("{s:?} is too long; at most 100 years");
+    let mut nanos = whole.checked_mul(nanos_per_unit).ok_or_else(too_long)?;
     if !frac.is_empty() {
         if frac.contains('.') || frac.len() > 18 {
             return Err(bad());
         }
         let digits: u128 = frac.parse().map_err(|_| bad())?;
         let scale = 10u128.pow(u32::try_from(frac.len()).map_err(|_| bad())?);
-        nanos += digits * nanos_per_unit / scale;
+        // Checked: a whole part just below u128::MAX nanoseconds would wrap.
+        nanos = nanos
+            .checked_add(digits * nanos_per_unit / scale)
+            .ok_or_else(too_long)?;
     }
-    let too_long = || format!("{s:?} is too long; at most 100 years");
     if nanos > 100 * 365 * 86_400_000_000_000 {
         return Err(too_long());
     }
@@ -233,5 +236,181 @@ mod tests {
         assert_eq!(format_size(10), "10 B");
         assert_eq!(format_size(512 << 20), "512.0 MiB");
         assert_eq!(format_size(1536), "1.5 KiB");
+    }
+}
+
+/// Property tests of the parsers: arbitrary strings never make them panic;
+/// sizes and durations built from a number and a unit parse to exactly that
+/// number times the unit, or, past the largest value, to an error saying so:
+/// arithmetic overflow is an error, never a wrapped value.
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Each size unit, as written, and its multiplier.
+    const SIZE_UNITS: [(&str, u64); 16] = [
+        ("", 1),
+        ("B", 1),
+        ("K", 1 << 10),
+        ("KiB", 1 << 10),
+        ("kib", 1 << 10),
+        ("M", 1 << 20),
+        ("MiB", 1 << 20),
+        ("G", 1 << 30),
+        ("GiB", 1 << 30),
+        ("T", 1 << 40),
+        ("TiB", 1 << 40),
+        ("KB", 1_000),
+        ("MB", 1_000_000),
+        ("GB", 1_000_000_000),
+        ("TB", 1_000_000_000_000),
+        ("tb", 1_000_000_000_000),
+    ];
+
+    /// Each duration unit and its length in nanoseconds.
+    const DURATION_UNITS: [(&str, u128); 9] = [
+        ("ns", 1),
+        ("us", 1_000),
+        ("µs", 1_000),
+        ("ms", 1_000_000),
+        ("", 1_000_000_000),
+        ("s", 1_000_000_000),
+        ("m", 60_000_000_000),
+        ("h", 3_600_000_000_000),
+        ("d", 86_400_000_000_000),
+    ];
+
+    const MAX_NANOS: u128 = 100 * 365 * 86_400_000_000_000;
+
+    /// Whole numbers, dense where a unit's multiplication overflows: at
+    /// `limit / multiplier` for the limits of `u64` and `u128`.
+    fn whole(multiplier: u128) -> impl Strategy<Value = u128> {
+        let edge64 = u128::from(u64::MAX) / multiplier;
+        let edge128 = u128::MAX / multiplier;
+        let near = |edge: u128| edge.saturating_sub(2)..=edge.saturating_add(2);
+        prop_oneof![
+            any::<u64>().prop_map(u128::from),
+            0u128..10_000,
+            near(edge64),
+            near(edge128),
+            Just(u128::MAX),
+        ]
+    }
+
+    /// A fraction's digits: none, or 1 to 19 of them (18 is the most the
+    /// parsers accept).
+    fn fraction() -> impl Strategy<Value = String> {
+        prop_oneof![Just(String::new()), "[0-9]{1,19}"]
+    }
+
+    /// `whole.fraction` times `multiplier`, rounded down, exactly.
+    fn exact(whole: u128, fraction: &str, multiplier: u128) -> Option<u128> {
+        let mut value = whole.checked_mul(multiplier)?;
+        if !fraction.is_empty() {
+            let digits: u128 = fraction.parse().ok()?;
+            let scale = 10u128.pow(u32::try_from(fraction.len()).ok()?);
+            // digits < 10^19 and multiplier < 2^47: no overflow.
+            value = value.checked_add(digits * multiplier / scale)?;
+        }
+        Some(value)
+    }
+
+    fn number(whole: u128, fraction: &str) -> String {
+        if fraction.is_empty() {
+            whole.to_string()
+        } else {
+            format!("{whole}.{fraction}")
+        }
+    }
+
+    /// Found by the properties below: the fraction's nanoseconds were added
+    /// unchecked to a whole part just below `u128::MAX` nanoseconds, which
+    /// panicked in debug builds and wrapped to 44 ns in release builds.
+    #[test]
+    fn a_fraction_that_overflows_is_too_long() {
+        let e = parse_duration("340282366920938463463374607431768211.5us").unwrap_err();
+        assert!(e.contains("too long"), "{e}");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        #[test]
+        fn arbitrary_text_never_panics(text in "\\PC{0,32}", numeric in "[-+ .0-9eEkKmMgGtTiIbBsuµnhd%]{0,24}") {
+            for input in [&text, &numeric] {
+                let _ = parse_size(input);
+                let _ = parse_duration(input);
+                let _ = parse_percent(input);
+            }
+        }
+
+        #[test]
+        fn sizes_are_the_number_times_the_unit_or_too_large(
+            (whole, unit, multiplier) in (0..SIZE_UNITS.len()).prop_flat_map(|u| {
+                let (unit, multiplier) = SIZE_UNITS[u];
+                (whole(u128::from(multiplier)), Just(unit), Just(multiplier))
+            }),
+            fraction in fraction(),
+        ) {
+            let text = format!("{}{unit}", number(whole, &fraction));
+            let parsed = parse_size(&text);
+            let expected = if fraction.len() > 18 {
+                None
+            } else {
+                exact(whole, &fraction, u128::from(multiplier))
+            };
+            match (parsed, expected) {
+                (Ok(bytes), Some(value)) => prop_assert_eq!(u128::from(bytes), value, "{}", text),
+                (Err(e), Some(value)) if value > u128::from(u64::MAX) => {
+                    prop_assert!(e.contains("too large") || e.contains("not a size"), "{}: {}", text, e);
+                }
+                (Err(e), None) => {
+                    prop_assert!(
+                        e.contains("too large") || e.contains("not a size"),
+                        "{}: {}", text, e
+                    );
+                }
+                (parsed, expected) => prop_assert!(false, "{}: {:?}, expected {:?}", text, parsed, expected),
+            }
+        }
+
+        #[test]
+        fn durations_are_the_number_times_the_unit_or_too_long(
+            (whole, unit, nanos) in (0..DURATION_UNITS.len()).prop_flat_map(|u| {
+                let (unit, nanos) = DURATION_UNITS[u];
+                (whole(nanos), Just(unit), Just(nanos))
+            }),
+            fraction in fraction(),
+        ) {
+            let text = format!("{}{unit}", number(whole, &fraction));
+            let parsed = parse_duration(&text);
+            let expected = if fraction.len() > 18 {
+                None
+            } else {
+                exact(whole, &fraction, nanos)
+            };
+            match (parsed, expected) {
+                (Ok(d), Some(value)) if value <= MAX_NANOS => prop_assert_eq!(d.as_nanos(), value, "{}", text),
+                (Err(e), Some(value)) if value > MAX_NANOS => {
+                    prop_assert!(e.contains("too long") || e.contains("not a duration"), "{}: {}", text, e);
+                }
+                (Err(e), None) => {
+                    prop_assert!(
+                        e.contains("too long") || e.contains("not a duration"),
+                        "{}: {}", text, e
+                    );
+                }
+                (parsed, expected) => prop_assert!(false, "{}: {:?}, expected {:?} ns", text, parsed, expected),
+            }
+        }
+
+        #[test]
+        fn percents_in_range_parse_to_themselves(hundredths in 1u32..=10_000, sign in any::<bool>()) {
+            let text = format!("{}.{:02}{}", hundredths / 100, hundredths % 100, if sign { "%" } else { "" });
+            let value = parse_percent(&text);
+            prop_assert_eq!(value, Ok(f64::from(hundredths) / 100.0), "{}", text);
+        }
     }
 }

@@ -75,7 +75,7 @@ struct Io {
 
 /// Builds the limits, refusing or dropping (with `--best-effort`) those this
 /// machine cannot enforce. `Err` is the message of a usage error.
-fn limits(args: &RunArgs) -> Result<Limits, String> {
+pub(crate) fn limits(args: &RunArgs) -> Result<Limits, String> {
     let mut limits = Limits::new();
     // (library name, flag)
     let mut wanted: Vec<(&str, &str)> = Vec::new();

@@ -715,3 +715,168 @@ mod tests {
         );
     }
 }
+
+/// Property tests of the checks every `set_limits` and `JobBuilder::create`
+/// run first (`Limits::validate`), and of the parsers of the value types:
+/// arbitrary values, boundaries included, never make them panic, and the
+/// verdict is the one an independent reading of the rules gives, with a
+/// message that names the offending field.
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Memory sizes, dense around the minimum and at the extremes.
+    fn memory() -> impl Strategy<Value = u64> {
+        prop_oneof![
+            any::<u64>(),
+            0..2 * MIN_MEMORY_LIMIT,
+            Just(MIN_MEMORY_LIMIT - 1),
+            Just(MIN_MEMORY_LIMIT),
+            Just(u64::MAX),
+        ]
+    }
+
+    /// CPU times, dense around 100 ns and the largest 100-ns tick count.
+    fn cpu_time() -> impl Strategy<Value = Duration> {
+        let max_ticks_secs = i64::MAX.unsigned_abs() / 10_000_000;
+        prop_oneof![
+            (any::<u64>(), 0u32..1_000_000_000).prop_map(|(s, n)| Duration::new(s, n)),
+            (0u64..300).prop_map(Duration::from_nanos),
+            (max_ticks_secs - 2..max_ticks_secs + 2, 0u32..1_000_000_000)
+                .prop_map(|(s, n)| Duration::new(s, n)),
+            Just(Duration::ZERO),
+            Just(Duration::MAX),
+        ]
+    }
+
+    fn priority() -> impl Strategy<Value = Priority> {
+        prop::sample::select(vec![
+            Priority::Idle,
+            Priority::BelowNormal,
+            Priority::Normal,
+            Priority::AboveNormal,
+            Priority::High,
+        ])
+    }
+
+    prop_compose! {
+        fn limits()(
+            job_memory in proptest::option::of(memory()),
+            process_memory in proptest::option::of(memory()),
+            active_processes in proptest::option::of(prop_oneof![Just(0u32), Just(1), any::<u32>()]),
+            cpu_rate in proptest::option::of(1u32..=10_000),
+            cpu_weight in proptest::option::of(1u8..=9),
+            job_cpu_time in proptest::option::of(cpu_time()),
+            process_cpu_time in proptest::option::of(cpu_time()),
+            priority in proptest::option::of(priority()),
+            affinity in proptest::option::of(proptest::collection::vec(0..=MAX_CPU, 0..6)),
+        ) -> Limits {
+            Limits {
+                job_memory,
+                process_memory,
+                active_processes,
+                cpu_rate: cpu_rate.map(|h| CpuRate::from_hundredths(h).unwrap()),
+                cpu_weight: cpu_weight.map(|w| CpuWeight::new(w).unwrap()),
+                job_cpu_time,
+                process_cpu_time,
+                priority,
+                affinity: affinity.map(|cpus| cpus.into_iter().collect()),
+            }
+        }
+    }
+
+    /// The fields `limits` breaks, by the rules as documented on
+    /// `Limits::validate`, written out independently of it.
+    fn broken(limits: &Limits) -> Vec<&'static str> {
+        let mut broken = Vec::new();
+        let small = |m: Option<u64>| m.is_some_and(|b| b < 1 << 20);
+        let bad_time = |t: Option<Duration>| {
+            t.is_some_and(|t| t.as_nanos() < 100 || t.as_nanos() / 100 > i64::MAX as u128)
+        };
+        if small(limits.job_memory) {
+            broken.push("job_memory");
+        }
+        if small(limits.process_memory) {
+            broken.push("process_memory");
+        }
+        if limits.active_processes == Some(0) {
+            broken.push("active_processes");
+        }
+        if bad_time(limits.job_cpu_time) {
+            broken.push("job_cpu_time");
+        }
+        if bad_time(limits.process_cpu_time) {
+            broken.push("process_cpu_time");
+        }
+        if limits.cpu_rate.is_some() && limits.cpu_weight.is_some() {
+            broken.push("cpu_rate and cpu_weight");
+        }
+        if limits.affinity.as_ref().is_some_and(CpuSet::is_empty) {
+            broken.push("affinity");
+        }
+        broken
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+
+        #[test]
+        fn validation_agrees_with_the_rules_and_names_the_field(limits in limits()) {
+            let broken = broken(&limits);
+            match limits.validate() {
+                Ok(()) => prop_assert!(broken.is_empty(), "accepted, but breaks {broken:?}"),
+                Err(e) => {
+                    prop_assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+                    let message = e.to_string();
+                    prop_assert!(
+                        broken.iter().any(|field| message.starts_with(field)),
+                        "{message:?} names none of {broken:?}"
+                    );
+                }
+            }
+        }
+
+        #[test]
+        fn rates_weights_and_cpus_never_panic(
+            percent in any::<f64>(),
+            hundredths in any::<u32>(),
+            weight in any::<u8>(),
+            cpu in any::<u32>(),
+        ) {
+            let rate = CpuRate::percent(percent);
+            prop_assert_eq!(
+                rate.is_ok(),
+                percent.is_finite() && (0.005..=100.0).contains(&percent),
+                "{}",
+                percent
+            );
+            if let Ok(rate) = rate {
+                prop_assert!((1..=10_000).contains(&rate.hundredths()));
+            }
+            prop_assert_eq!(
+                CpuRate::from_hundredths(hundredths).is_ok(),
+                (1..=10_000).contains(&hundredths)
+            );
+            prop_assert_eq!(CpuWeight::new(weight).is_ok(), (1..=9).contains(&weight));
+            prop_assert_eq!(CpuSet::new().insert(cpu).is_ok(), cpu <= MAX_CPU);
+        }
+
+        #[test]
+        fn parsers_never_panic_and_round_trip(text in ".{0,24}", list in "[0-9, -]{0,16}") {
+            for input in [&text, &list] {
+                if let Ok(set) = input.parse::<CpuSet>() {
+                    prop_assert!(!set.is_empty());
+                    prop_assert_eq!(set.to_string().parse::<CpuSet>().unwrap(), set);
+                }
+                if let Ok(rate) = input.parse::<CpuRate>() {
+                    prop_assert_eq!(rate.to_string().parse::<CpuRate>().unwrap(), rate);
+                }
+                if let Ok(priority) = input.parse::<Priority>() {
+                    prop_assert_eq!(priority.as_str(), input.as_str());
+                }
+            }
+        }
+    }
+}
