@@ -58,6 +58,17 @@
 //!                                      into it, print "member N" for each member
 //!                                      once all are there, then "ready", then
 //!                                      sleep until killed
+//! winjob-testbin owner-spawning N     create a kill-on-drop job, print "job-ready",
+//!                                      then spawn N members into it one after the
+//!                                      other (`tree 1 1 600`: each prints "pid N"
+//!                                      on the stdout it inherits, as does its
+//!                                      child), printing "spawned K" after each;
+//!                                      then "all-spawned", and sleep until killed
+//! winjob-testbin fork-bomb DEPTH       a bounded fork bomb: start 4 children
+//!                                      running `fork-bomb DEPTH-1`, retrying every
+//!                                      5 ms while starting fails (a process
+//!                                      limit), then sleep until killed; DEPTH 0
+//!                                      starts none (at most 4^DEPTH leaves)
 //! ```
 
 #[cfg(target_os = "linux")]
@@ -111,6 +122,8 @@ fn run(args: &[&str]) -> io::Result<ExitCode> {
             owner(false, number(depth)?, number(width)?)
         }
         ["owner", depth, width] => owner(true, number(depth)?, number(width)?),
+        ["owner-spawning", n] => owner_spawning(number(n)?),
+        ["fork-bomb", depth] => fork_bomb(number(depth)?),
         #[cfg(target_os = "linux")]
         ["leaf-owner"] => leaf::leaf_owner(),
         _ => Err(bad(&format!(
@@ -448,4 +461,58 @@ fn owner(kill_on_drop: bool, depth: u32, width: u32) -> io::Result<ExitCode> {
 /// 1 + w + w² + … + w^depth
 fn tree_size(depth: u32, width: u32) -> usize {
     (0..=depth).map(|d| (width as usize).pow(d)).sum()
+}
+
+/// The subject of the stress suite's "owner killed while spawning" test:
+/// every member inherits this process's stdout, so the test's pipe ends only
+/// once the owner and every member (and every child forked but not yet in
+/// the job) are gone.
+fn owner_spawning(n: u32) -> io::Result<ExitCode> {
+    let job = winjob::Job::new()?;
+    say("job-ready");
+    for k in 1..=n {
+        let mut member = me();
+        member.args(["tree", "1", "1", "600"]);
+        let child = job.spawn(&mut member);
+        #[cfg(windows)]
+        let child = match child {
+            // Wine's transient CreateProcess failure under load (see
+            // `spawn_retrying`): one more try.
+            Err(e) if e.raw_os_error() == Some(1359) => job.spawn(&mut member),
+            other => other,
+        };
+        // Dropping a `Child` neither kills nor waits: the member lives on in
+        // the job, and only the job ends it.
+        drop(child?);
+        say(&format!("spawned {k}"));
+    }
+    say("all-spawned");
+    loop {
+        thread::sleep(Duration::from_secs(3600));
+    }
+}
+
+/// A fork bomb that only a process limit (or a kill) stops short of 4^DEPTH
+/// leaves: each process starts 4 copies of itself one level shallower,
+/// retrying a failed start every 5 ms for as long as it takes.
+fn fork_bomb(depth: u32) -> io::Result<ExitCode> {
+    let mut children = Vec::new();
+    if depth > 0 {
+        let next = (depth - 1).to_string();
+        while children.len() < 4 {
+            let started = me()
+                .args(["fork-bomb", &next])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn();
+            match started {
+                Ok(child) => children.push(child),
+                Err(_) => thread::sleep(Duration::from_millis(5)),
+            }
+        }
+    }
+    loop {
+        thread::sleep(Duration::from_secs(3600));
+    }
 }

@@ -8,7 +8,8 @@
 //! 3. suites: host unit and doc tests; the Linux integration tests once per
 //!    Linux mode this host can provide (`WINJOB_MODE`), and once more in a
 //!    pure cgroup v2 QEMU VM (`xtask vm`); the Windows unit, doc and
-//!    integration tests under Wine;
+//!    integration tests under Wine; the stress suite (`xtask stress`) at its
+//!    bounded sizes, natively and under Wine;
 //! 4. leftovers: no job directory and no helper process may remain.
 //!
 //! Every suite runs even if an earlier one failed, so one run shows the whole
@@ -21,10 +22,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::run::{Counts, cargo, cargo_test, run};
-use crate::{bindings, vm, wine};
+use crate::{bindings, stress, vm, wine};
 
 /// The Linux modes, as `WINJOB_MODE` names them.
-const LINUX_MODES: &[&str] = &["cgroup-v2", "cgroup-v1", "process-group"];
+pub(crate) const LINUX_MODES: &[&str] = &["cgroup-v2", "cgroup-v1", "process-group"];
 
 struct Outcome {
     suite: String,
@@ -154,6 +155,15 @@ pub(crate) fn ci() -> Result<(), String> {
         suite: "windows: unit, doc and integration under Wine".into(),
         result: wine_suite(&[]),
     });
+    // The stress suite (`cargo xtask stress`), at its bounded sizes.
+    outcomes.push(Outcome {
+        suite: "stress: linux".into(),
+        result: stress::linux(false),
+    });
+    outcomes.push(Outcome {
+        suite: "stress: windows under Wine".into(),
+        result: stress::windows(false),
+    });
 
     report(&outcomes, &failures, started.elapsed());
     let failed_suites = outcomes.iter().filter(|o| o.result.is_err()).count();
@@ -188,7 +198,7 @@ fn debian() -> Result<(), String> {
 
 /// Whether this host can run `mode`, asked of the `winjob` command itself,
 /// and the job root it would use.
-fn mode_root(mode: &str) -> Result<Option<PathBuf>, String> {
+pub(crate) fn mode_root(mode: &str) -> Result<Option<PathBuf>, String> {
     let output = cargo()
         .args(["run", "-q", "-p", "winjob-cli", "--", "caps"])
         .env("WINJOB_MODE", mode)
@@ -208,7 +218,7 @@ fn mode_root(mode: &str) -> Result<Option<PathBuf>, String> {
 /// process may be running. Directories of jobs left running are removed by
 /// the guardian within a second of their last process exiting, so wait a
 /// little for them.
-fn no_leftovers(root: Option<&Path>) -> Result<(), String> {
+pub(crate) fn no_leftovers(root: Option<&Path>) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut roots: Vec<PathBuf> = root.map(Path::to_path_buf).into_iter().collect();
     roots.extend(v1_job_roots());

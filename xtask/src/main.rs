@@ -8,6 +8,7 @@
 //! cargo xtask vm --shell          a shell in that VM, for debugging
 //! cargo xtask bindings [--check]  regenerate (or check) the Win32 bindings
 //! cargo xtask bench               performance figures, Linux and Wine (target/bench/results.json)
+//! cargo xtask stress [--full]     the stress suite, Linux modes and Wine (--full: issue #7's sizes)
 //! ```
 
 use std::process::ExitCode;
@@ -16,6 +17,7 @@ mod bench;
 mod bindings;
 mod ci;
 mod run;
+mod stress;
 mod vm;
 mod wine;
 
@@ -30,8 +32,9 @@ fn main() -> ExitCode {
         ["bindings"] => bindings::run(false),
         ["bindings", "--check"] => bindings::run(true),
         ["bench"] => bench::run(),
+        ["stress", rest @ ..] => stress::run_command(rest),
         _ => Err(format!(
-            "unknown arguments {args:?}; usage: cargo xtask ci | linux | wine [FILTER...] | vm [--shell | FILTER...] | bindings [--check] | bench"
+            "unknown arguments {args:?}; usage: cargo xtask ci | linux | wine [FILTER...] | vm [--shell | FILTER...] | bindings [--check] | bench | stress [--full]"
         )),
     };
     match result {

@@ -1,0 +1,271 @@
+//! `cargo xtask stress [--full]`: the stress suite, `winjob-testbins/tests/stress.rs`.
+//!
+//! Its tests are `#[ignore]`d, so the ordinary suites leave them out; this
+//! runs them (`--ignored`, one at a time, since they count the resources of
+//! the whole test process) natively once per Linux mode this host provides
+//! (`WINJOB_MODE`), checking afterwards that no job directory or helper is
+//! left, and then under Wine with a server for the run. The sizes go to the
+//! tests through the environment: bounded ones that keep `cargo xtask ci`'s
+//! stress step to about three minutes on a 2-core machine, or with `--full`
+//! the sizes issue #7 names (10 000 job lifetimes, 100 owner kills).
+//!
+//! What each test proves is said at the top of `stress.rs`; every figure it
+//! measures is printed (`--show-output`) and shows in this task's output.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::ci::{LINUX_MODES, mode_root, no_leftovers};
+use crate::run::{Counts, cargo, cargo_test, show};
+use crate::wine;
+
+/// How hard each test pushes.
+#[derive(Debug, Clone, Copy)]
+struct Sizes {
+    /// Job lifetimes (create, spawn, terminate, drop).
+    cycles: u32,
+    /// Spawns by each of the 16 spawning threads.
+    spawns: u32,
+    /// Owners killed at pseudo-random moments.
+    kills: u32,
+    /// Members each killed owner spawns.
+    members: u32,
+    /// How long the fork bomb is watched pushing against its limit.
+    bomb_secs: u32,
+}
+
+/// Natively (measured on the 2-core CI machine) a job lifetime costs 3 to
+/// 7 ms and an owner run about 30 ms; each Linux mode gets these.
+const CI_LINUX: Sizes = Sizes {
+    cycles: 1_000,
+    spawns: 4,
+    kills: 100,
+    members: 10,
+    bomb_secs: 2,
+};
+
+/// Under Wine a process start costs tens of milliseconds: a job lifetime
+/// 15 to 30 ms, an owner run with 4 members about 120 ms.
+const CI_WINE: Sizes = Sizes {
+    cycles: 300,
+    spawns: 2,
+    kills: 20,
+    members: 4,
+    bomb_secs: 2,
+};
+
+const FULL_LINUX: Sizes = Sizes {
+    cycles: 10_000,
+    spawns: 16,
+    kills: 100,
+    members: 10,
+    bomb_secs: 10,
+};
+
+const FULL_WINE: Sizes = Sizes {
+    cycles: 10_000,
+    spawns: 8,
+    kills: 100,
+    members: 6,
+    bomb_secs: 10,
+};
+
+impl Sizes {
+    fn apply(self, command: &mut Command) {
+        command
+            .env("WINJOB_STRESS_CYCLES", self.cycles.to_string())
+            .env("WINJOB_STRESS_SPAWNS", self.spawns.to_string())
+            .env("WINJOB_STRESS_KILLS", self.kills.to_string())
+            .env("WINJOB_STRESS_OWNER_MEMBERS", self.members.to_string())
+            .env("WINJOB_STRESS_BOMB_SECS", self.bomb_secs.to_string());
+    }
+}
+
+/// `cargo test` of the stress binary alone, its ignored tests one at a time.
+fn stress_test(target: Option<&str>) -> Command {
+    let mut command = cargo();
+    command.arg("test");
+    if let Some(target) = target {
+        command.args(["--target", target]);
+    }
+    command.args([
+        "-p",
+        "winjob-testbins",
+        "--test",
+        "stress",
+        "--",
+        "--ignored",
+        "--show-output",
+        "--test-threads=1",
+    ]);
+    command
+}
+
+fn add(total: &mut Counts, counts: Counts) {
+    total.passed += counts.passed;
+    total.failed += counts.failed;
+    total.ignored += counts.ignored;
+    total.skipped.extend(counts.skipped);
+}
+
+/// The stress suite natively, in each Linux mode this host provides.
+pub(crate) fn linux(full: bool) -> Result<Counts, String> {
+    let sizes = if full { FULL_LINUX } else { CI_LINUX };
+    let mut total = Counts::default();
+    let mut failures = Vec::new();
+    for mode in LINUX_MODES {
+        let root = match mode_root(mode) {
+            Ok(root) => root,
+            Err(why) => {
+                println!("skipped: stress, {mode}: this host cannot provide it: {why}");
+                total.skipped.push(format!("stress, {mode}: {why}"));
+                continue;
+            }
+        };
+        let mut test = stress_test(None);
+        test.env("WINJOB_MODE", mode);
+        sizes.apply(&mut test);
+        match cargo_test(&mut test).and_then(|counts| {
+            no_leftovers(root.as_deref())?;
+            Ok(counts)
+        }) {
+            Ok(counts) => add(&mut total, counts),
+            Err(e) => failures.push(format!("{mode}: {e}")),
+        }
+    }
+    if failures.is_empty() {
+        Ok(total)
+    } else {
+        Err(failures.join("; "))
+    }
+}
+
+/// The stress suite under Wine, with a server for the run.
+pub(crate) fn windows(full: bool) -> Result<Counts, String> {
+    let sizes = if full { FULL_WINE } else { CI_WINE };
+    let server = wine::Server::start()?;
+    let mut test = stress_test(Some(wine::TARGET));
+    wine::configure(&mut test);
+    sizes.apply(&mut test);
+    let result = cargo_test_until_exit(&mut test);
+    // Stopping the server closes whatever output it still held open.
+    drop(server);
+    result
+}
+
+/// Like `run::cargo_test`, but done once cargo has exited, even if its
+/// output is still open. Under Wine it can be: an owner killed inside
+/// `CreateProcess` can leave a process the server created but never started,
+/// which holds the handles it inherited (the test's stdout among them) until
+/// the server stops, and no Windows tool can list it. What was printed by the
+/// time cargo exited is counted.
+fn cargo_test_until_exit(command: &mut Command) -> Result<Counts, String> {
+    show(command);
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    let stdout = child.stdout.take().expect("piped");
+    let (sender, lines) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut counts = Counts::default();
+    let mut take = |line: String| {
+        println!("{line}");
+        counts.add_line(&line);
+    };
+    let status = loop {
+        match lines.recv_timeout(Duration::from_millis(200)) {
+            Ok(line) => take(line),
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                break child.wait();
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => match child.try_wait() {
+                Ok(Some(status)) => {
+                    // Cargo is gone: take what is still buffered, briefly.
+                    while let Ok(line) = lines.recv_timeout(Duration::from_secs(1)) {
+                        take(line);
+                    }
+                    break Ok(status);
+                }
+                Ok(None) => {}
+                Err(e) => break Err(e),
+            },
+        }
+    }
+    .map_err(|e| format!("cannot wait for cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!(
+            "tests failed ({} passed, {} failed): {status}",
+            counts.passed, counts.failed
+        ));
+    }
+    if counts.passed == 0 {
+        return Err("the run executed no test".into());
+    }
+    Ok(counts)
+}
+
+/// `cargo xtask stress [--full]`: both sides, then a summary.
+pub(crate) fn run_command(args: &[&str]) -> Result<(), String> {
+    let full = match args {
+        [] => false,
+        ["--full"] => true,
+        _ => {
+            return Err(format!(
+                "unknown arguments {args:?}; usage: cargo xtask stress [--full]"
+            ));
+        }
+    };
+    wine::ensure_tools()?;
+    let mut outcomes: Vec<(&str, Result<Counts, String>, Duration)> = Vec::new();
+    let started = Instant::now();
+    outcomes.push(("stress: linux", linux(full), started.elapsed()));
+    let wine_started = Instant::now();
+    outcomes.push((
+        "stress: windows under Wine",
+        windows(full),
+        wine_started.elapsed(),
+    ));
+    println!(
+        "\n==================== winjob stress{}: summary ====================",
+        if full { " --full" } else { "" }
+    );
+    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
+    for (suite, result, took) in &outcomes {
+        match result {
+            Ok(c) => {
+                passed += c.passed;
+                skipped += c.skipped.len();
+                println!(
+                    "{suite:<32} {:>3} passed, {:>2} skipped, in {took:.0?}",
+                    c.passed,
+                    c.skipped.len()
+                );
+                for s in &c.skipped {
+                    println!("    skipped: {s}");
+                }
+            }
+            Err(e) => {
+                failed += 1;
+                println!("{suite:<32} FAILED: {e}");
+            }
+        }
+    }
+    println!("took {:.0?}", started.elapsed());
+    println!("{passed} passed, {failed} failed, {skipped} skipped");
+    if failed > 0 {
+        return Err(format!("{failed} stress suite(s) failed"));
+    }
+    Ok(())
+}
