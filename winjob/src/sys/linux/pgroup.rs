@@ -12,7 +12,12 @@
 //! `setpgid` leaves it, and `terminate` then misses it. Listing members scans
 //! `/proc`, so it is a snapshot that can race with forks. A group id is only
 //! kept while the group is known to exist, because once it is empty its
-//! number can be reused by an unrelated group.
+//! number can be reused by an unrelated group. The guardian's record is not
+//! dropped when the group empties, only replaced by the next leader's: if the
+//! owner dies while its job's group is empty and its number has meanwhile
+//! become another group's (the pid space wrapped around), the guardian's
+//! `kill(-pgid)` reaches that group. Process-group mode is the fallback where
+//! no cgroup is writable; the cgroup modes have no such case.
 
 use std::fs;
 use std::io;
