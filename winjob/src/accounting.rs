@@ -16,7 +16,7 @@ use std::time::Duration;
 /// | `total_processes` | `TotalProcesses` | not counted: `None` |
 /// | `active_processes` | `ActiveProcesses` | `cgroup.procs` (all modes) |
 /// | `terminated_processes` | `TotalTerminatedProcesses` (killed for a limit) | `None` |
-/// | `user_time`, `kernel_time` | `TotalUserTime`, `TotalKernelTime` | `cpu.stat` (v2, any job); `None` in v1 freezer and process-group modes |
+/// | `user_time`, `kernel_time` | `TotalUserTime`, `TotalKernelTime` | `cpu.stat` (v2, any job); v1 freezer mode: `cpuacct` while `job_cpu_time` is set, else `None`; process-group mode: `None` |
 /// | `page_faults` | `TotalPageFaultCount` | `memory.stat` `pgfault` (memory controller) |
 /// | `read/write/other_*` | `IO_COUNTERS`: every read/write/other I/O call, files, pipes and network alike | `io.stat` (v2 io controller): **block-device** I/O only; no "other" |
 /// | `peak_process_memory` | `PeakProcessMemoryUsed` (committed) | `None` |

@@ -152,9 +152,12 @@ impl Limits {
     ///   together with `JOB_OBJECT_LIMIT_PRESERVE_JOB_TIME` when the job already
     ///   ran, so that changing other limits does not reset the clock.
     /// - Linux: a watchdog thread on `user_usec` in the job's `cpu.stat`
-    ///   (cgroup v2 mode only), checked at least every second, that kills the
-    ///   job and sends [`Event::EndOfJobTime`](crate::Event::EndOfJobTime).
-    ///   The budget counts from when the limit is set.
+    ///   (cgroup v2 mode), or on `cpuacct.usage_user` of a directory in the v1
+    ///   `cpuacct` hierarchy that the job's processes join (cgroup v1 mode),
+    ///   checked at least every second, that sends
+    ///   [`Event::EndOfJobTime`](crate::Event::EndOfJobTime) and kills the
+    ///   job. The budget counts from when the limit is set. Refused in
+    ///   process-group mode, which cannot count exited processes.
     #[doc(alias = "JOB_OBJECT_LIMIT_JOB_TIME")]
     pub fn job_cpu_time(mut self, time: Duration) -> Limits {
         self.job_cpu_time = Some(time);

@@ -8,14 +8,15 @@
 //! | field | source |
 //! |---|---|
 //! | active processes | lines of `cgroup.procs`, this directory and below; `/proc` scan in process-group mode |
-//! | user, kernel time | `cpu.stat` `user_usec` / `system_usec`: present in every v2 cgroup, exited processes included |
+//! | user, kernel time | `cpu.stat` `user_usec` / `system_usec`: present in every v2 cgroup, exited processes included; in v1 freezer mode `cpuacct.usage_user` / `usage_sys` of the job's v1 cpuacct directory, which exists while `job_cpu_time` is set |
 //! | page faults | `memory.stat` `pgfault` (v2) / `total_pgfault` (v1), where the memory controller holds the job |
 //! | read/write operations and bytes | `io.stat` `rios` `wios` `rbytes` `wbytes`, summed over devices (v2 io controller): block I/O only |
 //! | peak job memory | `memory.peak` (v2, Linux 5.19+) / `memory.max_usage_in_bytes` (v1) |
 //!
 //! Not measured (`None`): total and limit-terminated process counts, "other"
-//! I/O, the per-process peak; CPU times in cgroup v1 freezer mode and
-//! everything but the active count in process-group mode.
+//! I/O, the per-process peak; CPU times in cgroup v1 freezer mode unless
+//! `job_cpu_time` is set, and everything but the active count in
+//! process-group mode.
 
 use std::io;
 use std::mem::MaybeUninit;
@@ -67,11 +68,12 @@ fn keyed(text: &str, key: &str) -> Option<u64> {
 }
 
 /// Fills `out` from a job's cgroup directories: `main` (v2 or v1 freezer),
-/// and the v1 memory directory if the job has one.
+/// and the v1 memory and cpuacct directories if the job has them.
 pub(crate) fn from_cgroup(
     main: BorrowedFd<'_>,
     is_v2: bool,
     v1_memory: Option<BorrowedFd<'_>>,
+    v1_cpuacct: Option<BorrowedFd<'_>>,
     out: &mut Accounting,
 ) -> io::Result<()> {
     *out = Accounting::default();
@@ -104,6 +106,15 @@ pub(crate) fn from_cgroup(
             out.read_bytes = Some(sums[2]);
             out.write_bytes = Some(sums[3]);
         }
+    }
+    if !is_v2 && let Some(dir) = v1_cpuacct {
+        let nanos = |file: &str, buf: &mut [u8; BUF]| -> io::Result<Option<Duration>> {
+            Ok(read(dir, file, buf)?
+                .and_then(|t| t.trim().parse().ok())
+                .map(Duration::from_nanos))
+        };
+        out.user_time = nanos("cpuacct.usage_user", &mut buf)?;
+        out.kernel_time = nanos("cpuacct.usage_sys", &mut buf)?;
     }
     // Memory: the v2 directory if it has the controller, else the v1 one.
     let (memory, peak_file, fault_key) = if is_v2 && exists(main, "memory.peak") {

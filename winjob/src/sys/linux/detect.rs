@@ -382,8 +382,9 @@ fn enable_v2_controllers(root: &Root) {
     }
 }
 
-/// The controllers the portable limits use.
-pub(crate) const LIMIT_CONTROLLERS: [&str; 4] = ["memory", "pids", "cpu", "cpuset"];
+/// The controllers the portable limits use (`cpuacct` exists in cgroup v1
+/// only: it counts a v1 job's CPU time for `job_cpu_time`).
+pub(crate) const LIMIT_CONTROLLERS: [&str; 5] = ["memory", "pids", "cpu", "cpuset", "cpuacct"];
 
 /// `<mount>/<own cgroup>/winjob`, created if missing.
 fn make_root(mount: &parse::CgroupMount, own_path: &str) -> Result<Root, String> {

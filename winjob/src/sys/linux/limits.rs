@@ -13,7 +13,7 @@
 //! | process memory | | | `RLIMIT_AS` |
 //! | process CPU time | | | `RLIMIT_CPU` |
 //! | priority | | | nice (`setpriority`) |
-//! | job CPU time | a watchdog on `cpu.stat` `user_usec` (`watchdog.rs`) | refused: `Unsupported` | |
+//! | job CPU time | a watchdog on `cpu.stat` `user_usec` (`watchdog.rs`) | the same watchdog on `cpuacct.usage_user` of a v1 `cpuacct` directory the processes join | |
 //!
 //! A job-wide limit uses the job's own v2 directory when the controller is
 //! enabled there (the job root enables every controller its parent gives it);
@@ -42,7 +42,7 @@ use rustix::fs::{Mode as FileMode, OFlags};
 use super::cgroup::{Cgroup, Version};
 use super::detect::{self, Detected};
 use super::guardian::{self, Kind, Ticket};
-use super::watchdog::Watchdog;
+use super::watchdog::{CpuCounter, Watchdog};
 use crate::error::{invalid_input, unsupported, with_context};
 use crate::event::Broadcaster;
 use crate::{CpuRate, CpuSet, CpuWeight, LimitSupport, Limits, Mode};
@@ -58,14 +58,19 @@ pub(crate) enum Controller {
     Pids,
     Cpu,
     Cpuset,
+    /// cgroup v1 `cpuacct`: no limit of its own; it counts the job's CPU time
+    /// for the `job_cpu_time` watchdog where the job is a v1 freezer cgroup
+    /// (a v2 job has `cpu.stat` without any controller).
+    Cpuacct,
 }
 
 impl Controller {
-    const ALL: [Controller; 4] = [
+    const ALL: [Controller; 5] = [
         Controller::Memory,
         Controller::Pids,
         Controller::Cpu,
         Controller::Cpuset,
+        Controller::Cpuacct,
     ];
 
     fn name(self) -> &'static str {
@@ -74,6 +79,7 @@ impl Controller {
             Controller::Pids => "pids",
             Controller::Cpu => "cpu",
             Controller::Cpuset => "cpuset",
+            Controller::Cpuacct => "cpuacct",
         }
     }
 
@@ -85,16 +91,20 @@ impl Controller {
             Controller::Pids => "pids.max",
             Controller::Cpu => "cpu.max",
             Controller::Cpuset => "cpuset.cpus",
+            // Never in v2: there a job's CPU time is in its own cpu.stat.
+            Controller::Cpuacct => "cpuacct.usage",
         }
     }
 
-    /// True if `limits` sets anything this controller enforces.
-    fn wanted(self, limits: &Limits, cpuset_available: bool) -> bool {
+    /// True if `limits` sets anything this controller enforces (or, for
+    /// `cpuacct`, counts) for a job whose cgroup is a v1 one if `v1_job`.
+    fn wanted(self, limits: &Limits, cpuset_available: bool, v1_job: bool) -> bool {
         match self {
             Controller::Memory => limits.job_memory.is_some(),
             Controller::Pids => limits.active_processes.is_some(),
             Controller::Cpu => limits.cpu_rate.is_some() || limits.cpu_weight.is_some(),
             Controller::Cpuset => limits.affinity.is_some() && cpuset_available,
+            Controller::Cpuacct => limits.job_cpu_time.is_some() && v1_job,
         }
     }
 
@@ -105,6 +115,7 @@ impl Controller {
             Controller::Pids => "active_processes",
             Controller::Cpu => "cpu_rate/cpu_weight",
             Controller::Cpuset => "affinity",
+            Controller::Cpuacct => "job_cpu_time",
         }
     }
 }
@@ -209,15 +220,18 @@ impl LimitState {
     pub(crate) fn apply(&mut self, target: &Target<'_>, new: &Limits) -> io::Result<()> {
         let job_time_cgroup = match (&new.job_cpu_time, &target.shared) {
             (None, _) => None,
-            (Some(_), Some(cgroup)) if cgroup.version == Version::V2 => Some(Arc::clone(cgroup)),
-            (Some(_), _) => {
+            (Some(_), Some(cgroup)) => Some(Arc::clone(cgroup)),
+            (Some(_), None) => {
                 return Err(unsupported(
-                    "job_cpu_time cannot be enforced: it is watched in cpu.stat of a cgroup v2 \
-                     job, and this job is not one; process_cpu_time (RLIMIT_CPU) limits each \
+                    "job_cpu_time cannot be enforced: process-group mode has no cgroup to count \
+                     the CPU time of exited processes; process_cpu_time (RLIMIT_CPU) limits each \
                      process",
                 ));
             }
         };
+        let v1_job = target
+            .cgroup
+            .is_some_and(|c| c.version == Version::V1Freezer);
         if let Some(cpus) = &new.affinity {
             check_cpus_exist(cpus)?;
         }
@@ -227,8 +241,8 @@ impl LimitState {
             target.cgroup.is_some() && self.place(target, Controller::Cpuset).is_ok();
         let mut plan = Vec::new();
         for controller in Controller::ALL {
-            let wanted = controller.wanted(new, cpuset_available);
-            let had = controller.wanted(&self.limits, cpuset_available);
+            let wanted = controller.wanted(new, cpuset_available, v1_job);
+            let had = controller.wanted(&self.limits, cpuset_available, v1_job);
             if !wanted && !had {
                 continue;
             }
@@ -273,7 +287,19 @@ impl LimitState {
         if new.job_cpu_time != self.limits.job_cpu_time {
             self.watchdog = None;
             if let (Some(budget), Some(cgroup)) = (new.job_cpu_time, job_time_cgroup) {
-                match Watchdog::start(cgroup, budget, Arc::clone(&target.broadcaster)) {
+                // A v2 job counts in its own cpu.stat; a v1 job in the
+                // cpuacct directory just planned.
+                let counter = if v1_job {
+                    let dir = plan
+                        .iter()
+                        .find(|(c, _)| *c == Controller::Cpuacct)
+                        .map(|(_, place)| place.path().clone())
+                        .ok_or_else(|| io::Error::other("no cpuacct directory was planned"))?;
+                    CpuCounter::Cpuacct(dir)
+                } else {
+                    CpuCounter::CpuStat
+                };
+                match Watchdog::start(cgroup, counter, budget, Arc::clone(&target.broadcaster)) {
                     Ok(watchdog) => self.watchdog = Some(watchdog),
                     Err(e) => {
                         for (c, p) in written.iter().rev() {
@@ -442,6 +468,15 @@ impl LimitState {
             .map(|d| d.dir.as_fd())
     }
 
+    /// The job's v1 cpuacct directory, if `job_cpu_time` made one.
+    pub(crate) fn v1_cpuacct(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        use std::os::fd::AsFd;
+        self.v1
+            .iter()
+            .find(|d| d.controller == Controller::Cpuacct)
+            .map(|d| d.dir.as_fd())
+    }
+
     /// The job's v1 pids directory, if a limit made one.
     pub(crate) fn v1_pids(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
         use std::os::fd::AsFd;
@@ -455,7 +490,9 @@ impl LimitState {
     /// removed by the guardian once empty.
     pub(crate) fn remove_dirs(&mut self) {
         for dir in self.v1.drain(..) {
-            if fs::remove_dir(&dir.path).is_err() {
+            // Where cpu and cpuacct share a hierarchy (`cpu,cpuacct`), two
+            // entries name one directory: the second finds it gone.
+            if fs::remove_dir(&dir.path).is_err() && dir.path.exists() {
                 guardian::remove_when_empty(&dir.path);
             }
             drop(dir.ticket);
@@ -539,14 +576,26 @@ pub(crate) fn support(
         ),
         entry(
             "job_cpu_time",
-            if mode == Mode::CgroupV2 {
-                Ok(
+            match mode {
+                Mode::CgroupV2 => Ok(
                     "a watchdog on user_usec in cpu.stat (cgroup v2) that kills the job; \
                     checked at least every second"
                         .into(),
-                )
-            } else {
-                Err("watched in cpu.stat of a cgroup v2 job, which this mode has not".into())
+                ),
+                Mode::CgroupV1 => match detected.v1_limit_root("cpuacct") {
+                    Ok(root) => Ok(format!(
+                        "a watchdog on cpuacct.usage_user (cgroup v1, under {}) that kills the \
+                         job; checked at least every second",
+                        root.path.display()
+                    )),
+                    Err(why) => Err(format!(
+                        "a v1 job's CPU time is counted by the cpuacct controller: {why}"
+                    )),
+                },
+                _ => Err(
+                    "process-group mode has no cgroup to count the CPU time of exited processes"
+                        .into(),
+                ),
             },
         ),
         entry(
@@ -609,6 +658,8 @@ fn write_controller(controller: Controller, place: &Place, limits: &Limits) -> i
                 write("cpu.shares", shares.to_string())
             }
         }
+        // Nothing to write: the directory only counts.
+        Controller::Cpuacct => Ok(()),
         Controller::Cpuset => {
             let cpus = match &limits.affinity {
                 Some(cpus) => cpus.to_string(),
@@ -671,6 +722,7 @@ fn read_controller(controller: Controller, place: &Place, limits: &mut Limits) -
             };
             limits.cpu_weight = weight.filter(|&w| w != 100).map(weight_from_cgroup);
         }
+        Controller::Cpuacct => {}
         Controller::Cpuset => {
             let text = read("cpuset.cpus")?;
             limits.affinity = if text.is_empty() {

@@ -350,7 +350,13 @@ impl Job {
             Tracker::Cgroup { cgroup, .. } => {
                 let limits = self.lock_limits();
                 let is_v2 = cgroup.version == Version::V2;
-                accounting::from_cgroup(cgroup.dir_fd(), is_v2, limits.v1_memory(), out)
+                accounting::from_cgroup(
+                    cgroup.dir_fd(),
+                    is_v2,
+                    limits.v1_memory(),
+                    limits.v1_cpuacct(),
+                    out,
+                )
             }
             Tracker::Group(group) => accounting::from_process_group(group.pgid(), out),
         }

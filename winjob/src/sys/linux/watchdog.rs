@@ -2,10 +2,14 @@
 //!
 //! Windows ends a job whose processes used up `PerJobUserTimeLimit` of
 //! user-mode time, and posts `JOB_OBJECT_MSG_END_OF_JOB_TIME`. Linux has no
-//! such limit, so one thread per limited job reads `user_usec` in the job's
-//! `cpu.stat` (cgroup v2, where it exists without any controller and counts
-//! exited processes too), and when the budget is spent it kills the job
-//! (`cgroup.kill`) and sends `Event::EndOfJobTime`.
+//! such limit, so one thread per limited job reads the job's user time and,
+//! when the budget is spent, kills the job (`cgroup.kill`, or freeze-kill-thaw
+//! in v1) and sends `Event::EndOfJobTime`. The user time of a v2 job is
+//! `user_usec` in its `cpu.stat` (there without any controller, exited
+//! processes included); a v1 freezer job has none, so its processes also join
+//! a directory of the v1 `cpuacct` hierarchy, whose `cpuacct.usage_user`
+//! (nanoseconds; `cpuacct.stat` in clock ticks on kernels before 4.7) counts
+//! them.
 //!
 //! The budget counts from the moment the limit is set (as Windows does unless
 //! `PRESERVE_JOB_TIME` is given). The thread sleeps for the time the rest of
@@ -14,12 +18,22 @@
 //! one wake-up a second. Dropping the watchdog wakes and joins the thread.
 
 use std::io;
+use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use super::cgroup::Cgroup;
 use crate::event::{Broadcaster, Event};
+
+/// Where a job's user time is counted.
+#[derive(Debug, Clone)]
+pub(crate) enum CpuCounter {
+    /// `cpu.stat` of the job's own v2 directory.
+    CpuStat,
+    /// The job's directory in the v1 cpuacct hierarchy.
+    Cpuacct(PathBuf),
+}
 
 #[derive(Debug)]
 pub(crate) struct Watchdog {
@@ -28,13 +42,15 @@ pub(crate) struct Watchdog {
 }
 
 impl Watchdog {
-    /// Starts watching `cgroup` for `budget` of user time from now.
+    /// Starts watching the job of `cgroup`, counted by `counter`, for
+    /// `budget` of user time from now.
     pub(crate) fn start(
         cgroup: Arc<Cgroup>,
+        counter: CpuCounter,
         budget: Duration,
         broadcaster: Arc<Broadcaster>,
     ) -> io::Result<Watchdog> {
-        let start = user_time(&cgroup)?;
+        let start = user_time(&cgroup, &counter)?;
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         let thread = {
@@ -42,7 +58,9 @@ impl Watchdog {
             thread::Builder::new()
                 .name("winjob-cpu-time".into())
                 .stack_size(64 * 1024)
-                .spawn(move || watch(&cgroup, start + budget, cpus, &stop, &broadcaster))?
+                .spawn(move || {
+                    watch(&cgroup, &counter, start + budget, cpus, &stop, &broadcaster);
+                })?
         };
         Ok(Watchdog {
             stop,
@@ -64,6 +82,7 @@ impl Drop for Watchdog {
 
 fn watch(
     cgroup: &Cgroup,
+    counter: &CpuCounter,
     end: Duration,
     cpus: usize,
     stop: &(Mutex<bool>, Condvar),
@@ -75,10 +94,14 @@ fn watch(
         if *guard {
             return;
         }
-        let Ok(used) = user_time(cgroup) else { return };
+        let Ok(used) = user_time(cgroup, counter) else {
+            return;
+        };
         if used >= end {
-            let _ = cgroup.kill();
+            // The event first, so that it precedes the exits and `Empty`
+            // (a v1 kill freezes and thaws, which takes a while).
             broadcaster.send(&Event::EndOfJobTime);
+            let _ = cgroup.kill();
             return;
         }
         let pause = ((end - used) / u32::try_from(cpus).unwrap_or(1))
@@ -90,12 +113,34 @@ fn watch(
     }
 }
 
-/// `user_usec` of the job's `cpu.stat`.
-fn user_time(cgroup: &Cgroup) -> io::Result<Duration> {
-    let text = cgroup.read("cpu.stat")?;
-    text.lines()
-        .find_map(|l| l.strip_prefix("user_usec "))
-        .and_then(|v| v.trim().parse().ok())
-        .map(Duration::from_micros)
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "cpu.stat has no user_usec"))
+/// The job's user time so far.
+fn user_time(cgroup: &Cgroup, counter: &CpuCounter) -> io::Result<Duration> {
+    let missing = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_owned());
+    match counter {
+        CpuCounter::CpuStat => cgroup
+            .read("cpu.stat")?
+            .lines()
+            .find_map(|l| l.strip_prefix("user_usec "))
+            .and_then(|v| v.trim().parse().ok())
+            .map(Duration::from_micros)
+            .ok_or_else(|| missing("cpu.stat has no user_usec")),
+        CpuCounter::Cpuacct(dir) => match std::fs::read_to_string(dir.join("cpuacct.usage_user")) {
+            Ok(text) => text
+                .trim()
+                .parse()
+                .map(Duration::from_nanos)
+                .map_err(|_| missing("cpuacct.usage_user is not a number")),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let ticks: u64 = std::fs::read_to_string(dir.join("cpuacct.stat"))?
+                    .lines()
+                    .find_map(|l| l.strip_prefix("user "))
+                    .and_then(|v| v.trim().parse().ok())
+                    .ok_or_else(|| missing("cpuacct.stat has no user line"))?;
+                let hz = rustix::param::clock_ticks_per_second().max(1);
+                Ok(Duration::from_secs(ticks / hz)
+                    + Duration::from_nanos((ticks % hz).saturating_mul(1_000_000_000) / hz))
+            }
+            Err(e) => Err(e),
+        },
+    }
 }
