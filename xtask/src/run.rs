@@ -152,6 +152,12 @@ pub(crate) fn cargo_test(command: &mut Command) -> Result<Counts, String> {
     let status = child
         .wait()
         .map_err(|e| format!("cannot wait for cargo: {e}"))?;
+    verdict(status, counts)
+}
+
+/// A `cargo test` run's verdict: its counts, or why it failed (cargo
+/// failed, or no test ran at all).
+pub(crate) fn verdict(status: std::process::ExitStatus, counts: Counts) -> Result<Counts, String> {
     if !status.success() {
         return Err(format!(
             "tests failed ({} passed, {} failed): {status}",
