@@ -987,29 +987,39 @@ fn killing_the_owner_at_any_moment_leaves_no_member() {
     // unstable `raw_attribute`). Such a process never ran a single
     // instruction of its program; it is counted and reported, and any
     // survivor that did run (it printed its pid) fails the test.
+    //
+    // Under Wine there is one more kind: a kill that lands inside Wine's
+    // `CreateProcess` can leave a process Wine created but never started,
+    // which holds the handles it inherited (the test's pipe among them) and
+    // which WMI does not list as a helper; the search finds no process and
+    // reports pid 0. Elsewhere an unseen holder fails the test.
     let ran: Vec<u32> = runs
         .iter()
         .flat_map(|r| {
             r.survivors
                 .iter()
-                .filter(|p| r.pids.contains(p) || **p == 0)
+                .filter(|p| r.pids.contains(p) || (**p == 0 && !under_wine()))
         })
         .copied()
         .collect();
+    let unseen = runs
+        .iter()
+        .flat_map(|r| r.survivors.iter().filter(|p| **p == 0))
+        .count();
     let never_ran = survivors - ran.len();
     let kills_with_gap = runs.iter().filter(|r| !r.survivors.is_empty()).count();
     assert!(
         ran.is_empty(),
-        "processes that ran outlived their killed owner: {ran:?}"
+        "processes that ran (or that the test cannot see) outlived their killed owner: {ran:?}"
     );
     if cfg!(windows) && never_ran > 0 {
         skip(
             "killing_the_owner_at_any_moment_leaves_no_member",
             &format!(
-                "{kills_with_gap} of {} kills left a child ({never_ran} in all) that was created \
-                 suspended and never ran, outside the job (the owner died between CreateProcess and \
-                 AssignProcessToJobObject; std cannot create a process inside a job); every \
-                 member that ran died",
+                "{kills_with_gap} of {} kills left a child that never ran ({never_ran} in all, \
+                 {unseen} of them a process Wine created but never started): the owner died \
+                 between CreateProcess and AssignProcessToJobObject, and std cannot create a \
+                 process inside a job; every member that ran died",
                 runs.len()
             ),
         );
