@@ -306,3 +306,39 @@ fn a_process_outside_the_job_is_not_listed() {
     let _inside = KillOnDrop(job.spawn(&mut helper(&["sleep", "30"])).unwrap());
     assert_eq!(job.pids().unwrap().len(), 1);
 }
+
+/// A job opened by name whose directory is removed (its creator dropped it
+/// once empty, as the guardian does for a kept job) is empty: `stop` and
+/// `wait` say so instead of failing to open `cgroup.events`.
+#[test]
+fn a_job_whose_directory_was_removed_is_empty() {
+    if mode() == Mode::ProcessGroup {
+        skip(
+            "a_job_whose_directory_was_removed_is_empty",
+            "process groups cannot be opened by name",
+        );
+        return;
+    }
+    let name = unique_name("gone");
+    let creator = Job::builder()
+        .name(&name)
+        .kill_on_drop(false)
+        .create()
+        .unwrap();
+    let dir = creator.cgroup_path().unwrap().to_owned();
+    let opened = Job::open(&name).unwrap();
+    let mut child = creator.spawn(&mut helper(&["exit", "0"])).unwrap();
+    assert!(child.wait().unwrap().success());
+    drop(creator);
+    assert!(
+        eventually(LONG, || !dir.exists()),
+        "{} was not removed",
+        dir.display()
+    );
+    assert!(opened.wait_timeout(Duration::ZERO).unwrap());
+    assert_eq!(
+        opened.stop(Duration::from_secs(1)).unwrap(),
+        winjob::Stopped::Gracefully
+    );
+    assert_eq!(opened.pids().unwrap(), Vec::<u32>::new());
+}

@@ -256,12 +256,20 @@ impl Cgroup {
     }
 
     fn wait_events(&self, deadline: Option<Instant>) -> io::Result<bool> {
-        let events = rustix::fs::openat(
+        // A cgroup can only be removed once empty: gone means empty. (The
+        // guardian removes the directory of a job left running, such as a
+        // kept named job, soon after its last process exits, so a `stop`
+        // from another process can find it gone.)
+        let events = match rustix::fs::openat(
             &self.dir,
             "cgroup.events",
             OFlags::RDONLY | OFlags::CLOEXEC,
             FileMode::empty(),
-        )?;
+        ) {
+            Ok(events) => events,
+            Err(rustix::io::Errno::NOENT | rustix::io::Errno::NODEV) => return Ok(true),
+            Err(e) => return Err(e.into()),
+        };
         let mut buf = [0u8; 128];
         // The kernel sends at most one `cgroup.events` notification per
         // 10 ms (CGROUP_FILE_NOTIFY_MIN_INTV) and delays the next one until
@@ -272,7 +280,11 @@ impl Cgroup {
         // back up to 10 ms late (measured by the bench).
         let mut last_notice = Instant::now();
         loop {
-            let n = rustix::io::pread(&events, &mut buf, 0)?;
+            let n = match rustix::io::pread(&events, &mut buf, 0) {
+                Ok(n) => n,
+                Err(rustix::io::Errno::NOENT | rustix::io::Errno::NODEV) => return Ok(true),
+                Err(e) => return Err(e.into()),
+            };
             let text = std::str::from_utf8(&buf[..n]).unwrap_or("");
             if parse::populated(text) == Some(false) {
                 return Ok(true);
