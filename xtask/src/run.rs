@@ -5,6 +5,9 @@ use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
 
 /// The workspace root (the parent of this crate's directory).
 pub(crate) fn root() -> PathBuf {
@@ -134,6 +137,13 @@ impl Counts {
 
 /// Runs a `cargo test` command, streaming its output, and counts the tests.
 /// Fails if cargo fails or if the run executed no test at all.
+///
+/// Done once cargo has exited, even if its output is still open. Under Wine
+/// it can be: a process killed inside `CreateProcess` can leave a process the
+/// server created but never started, which holds the handles it inherited
+/// (the test's stdout among them) until the server stops, and no Windows tool
+/// can list it. What was printed by the time cargo exited (and for a second
+/// after) is counted.
 pub(crate) fn cargo_test(command: &mut Command) -> Result<Counts, String> {
     show(command);
     // `--nocapture` output and result lines arrive on stdout; cargo's own
@@ -143,21 +153,45 @@ pub(crate) fn cargo_test(command: &mut Command) -> Result<Counts, String> {
         .stdout(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
+    let stdout = child.stdout.take().expect("piped");
+    let (sender, lines) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
     let mut counts = Counts::default();
-    for line in BufReader::new(child.stdout.take().expect("piped")).lines() {
-        let Ok(line) = line else { break };
+    let mut take = |line: String| {
         println!("{line}");
         counts.add_line(&line);
+    };
+    let status = loop {
+        match lines.recv_timeout(Duration::from_millis(200)) {
+            Ok(line) => take(line),
+            Err(mpsc::RecvTimeoutError::Disconnected) => break child.wait(),
+            Err(mpsc::RecvTimeoutError::Timeout) => match child.try_wait() {
+                Ok(Some(status)) => {
+                    // Cargo is gone: take what is still buffered, briefly.
+                    while let Ok(line) = lines.recv_timeout(Duration::from_secs(1)) {
+                        take(line);
+                    }
+                    break Ok(status);
+                }
+                Ok(None) => {}
+                Err(e) => break Err(e),
+            },
+        }
     }
-    let status = child
-        .wait()
-        .map_err(|e| format!("cannot wait for cargo: {e}"))?;
+    .map_err(|e| format!("cannot wait for cargo: {e}"))?;
     verdict(status, counts)
 }
 
 /// A `cargo test` run's verdict: its counts, or why it failed (cargo
 /// failed, or no test ran at all).
-pub(crate) fn verdict(status: std::process::ExitStatus, counts: Counts) -> Result<Counts, String> {
+fn verdict(status: std::process::ExitStatus, counts: Counts) -> Result<Counts, String> {
     if !status.success() {
         return Err(format!(
             "tests failed ({} passed, {} failed): {status}",

@@ -12,14 +12,11 @@
 //! What each test proves is said at the top of `stress.rs`; every figure it
 //! measures is printed (`--show-output`) and shows in this task's output.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::thread;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::ci::{LINUX_MODES, mode_root, no_leftovers};
-use crate::run::{Counts, cargo, cargo_test, show, verdict};
+use crate::run::{Counts, cargo, cargo_test};
 use crate::wine;
 
 /// How hard each test pushes.
@@ -150,61 +147,10 @@ pub(crate) fn windows(full: bool) -> Result<Counts, String> {
     let mut test = stress_test(Some(wine::TARGET));
     wine::configure(&mut test);
     sizes.apply(&mut test);
-    let result = cargo_test_until_exit(&mut test);
+    let result = cargo_test(&mut test);
     // Stopping the server closes whatever output it still held open.
     drop(server);
     result
-}
-
-/// Like `run::cargo_test`, but done once cargo has exited, even if its
-/// output is still open. Under Wine it can be: an owner killed inside
-/// `CreateProcess` can leave a process the server created but never started,
-/// which holds the handles it inherited (the test's stdout among them) until
-/// the server stops, and no Windows tool can list it. What was printed by the
-/// time cargo exited is counted.
-fn cargo_test_until_exit(command: &mut Command) -> Result<Counts, String> {
-    show(command);
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    let stdout = child.stdout.take().expect("piped");
-    let (sender, lines) = mpsc::channel();
-    thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if sender.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut counts = Counts::default();
-    let mut take = |line: String| {
-        println!("{line}");
-        counts.add_line(&line);
-    };
-    let status = loop {
-        match lines.recv_timeout(Duration::from_millis(200)) {
-            Ok(line) => take(line),
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                break child.wait();
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => match child.try_wait() {
-                Ok(Some(status)) => {
-                    // Cargo is gone: take what is still buffered, briefly.
-                    while let Ok(line) = lines.recv_timeout(Duration::from_secs(1)) {
-                        take(line);
-                    }
-                    break Ok(status);
-                }
-                Ok(None) => {}
-                Err(e) => break Err(e),
-            },
-        }
-    }
-    .map_err(|e| format!("cannot wait for cargo: {e}"))?;
-    verdict(status, counts)
 }
 
 /// `cargo xtask stress [--full]`: both sides, then a summary.
