@@ -149,6 +149,10 @@ pub(crate) struct Stat {
     pub(crate) state: char,
     pub(crate) ppid: u32,
     pub(crate) pgid: u32,
+    /// CPU time in user and kernel mode, in clock ticks (fields 14 and 15);
+    /// `None` if the line ends before them.
+    pub(crate) utime: Option<u64>,
+    pub(crate) stime: Option<u64>,
 }
 
 /// Parses `/proc/<pid>/stat`. The command name (field 2) is in parentheses and
@@ -160,7 +164,16 @@ pub(crate) fn stat(text: &str) -> Option<Stat> {
     let state = fields.next()?.chars().next()?;
     let ppid = fields.next()?.parse().ok()?;
     let pgid = fields.next()?.parse().ok()?;
-    Some(Stat { state, ppid, pgid })
+    let mut times = fields.skip(8).map(|f| f.parse().ok());
+    let utime = times.next().flatten();
+    let stime = times.next().flatten();
+    Some(Stat {
+        state,
+        ppid,
+        pgid,
+        utime,
+        stime,
+    })
 }
 
 /// Parses `cgroup.procs`: one pid a line.
@@ -177,6 +190,14 @@ pub(crate) fn populated(events: &str) -> Option<bool> {
             "1" => Some(true),
             _ => None,
         })
+}
+
+/// A time in clock ticks (`USER_HZ`, as `/proc/PID/stat` and `cpuacct.stat`
+/// count it) as a `Duration`.
+pub(crate) fn clock_ticks(ticks: u64) -> std::time::Duration {
+    let hz = rustix::param::clock_ticks_per_second().max(1);
+    std::time::Duration::from_secs(ticks / hz)
+        + std::time::Duration::from_nanos((ticks % hz).saturating_mul(1_000_000_000) / hz)
 }
 
 #[cfg(test)]
@@ -252,6 +273,13 @@ mod tests {
     }
 
     #[test]
+    fn stat_cpu_times_skip_the_command_name() {
+        let s = stat("123 (a) b) (c) S 1 123 123 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 1 0 5")
+            .unwrap();
+        assert_eq!((s.utime, s.stime), (Some(250), Some(75)));
+    }
+
+    #[test]
     fn stat_fields() {
         let s = stat("4242 (winjob-testbin) S 4241 4240 4240 0 -1 4194560 100").unwrap();
         assert_eq!(
@@ -259,7 +287,9 @@ mod tests {
             Stat {
                 state: 'S',
                 ppid: 4241,
-                pgid: 4240
+                pgid: 4240,
+                utime: None,
+                stime: None,
             }
         );
         // A command name with spaces and parentheses.
@@ -269,7 +299,9 @@ mod tests {
             Stat {
                 state: 'Z',
                 ppid: 1,
-                pgid: 77
+                pgid: 77,
+                utime: None,
+                stime: None,
             }
         );
         assert_eq!(stat("77 (broken"), None);

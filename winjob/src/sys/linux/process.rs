@@ -3,13 +3,13 @@
 //! `exe` (a link) names the executable; it is unreadable for another user's
 //! process, and then `comm` (at most 15 bytes, and the process may change it)
 //! gives the name. `stat` gives the CPU times in clock ticks (`utime`,
-//! `stime`, fields 14 and 15) and `statm` the resident set in pages. A process
-//! that exits while it is read is left out; a file that cannot be read leaves
-//! its field `None`.
+//! `stime`, fields 14 and 15, read by `parse::stat`) and `statm` the resident
+//! set in pages. A process that exits while it is read is left out; a file
+//! that cannot be read leaves its field `None`.
 
 use std::fs;
-use std::time::Duration;
 
+use super::parse;
 use crate::ProcessInfo;
 
 /// The record of `pid`, or `None` if it has exited.
@@ -27,14 +27,9 @@ pub(crate) fn info(pid: u32) -> Option<ProcessInfo> {
                 .ok()
                 .map(|c| c.trim_end_matches('\n').to_owned())
         });
-    if let Some((user, kernel)) = cpu_ticks(&stat) {
-        let hz = rustix::param::clock_ticks_per_second().max(1);
-        let time = |ticks: u64| {
-            Duration::from_secs(ticks / hz)
-                + Duration::from_nanos((ticks % hz).saturating_mul(1_000_000_000) / hz)
-        };
-        info.user_time = Some(time(user));
-        info.kernel_time = Some(time(kernel));
+    if let Some(stat) = parse::stat(&stat) {
+        info.user_time = stat.utime.map(parse::clock_ticks);
+        info.kernel_time = stat.stime.map(parse::clock_ticks);
     }
     info.memory = fs::read_to_string(format!("/proc/{pid}/statm"))
         .ok()
@@ -45,27 +40,9 @@ pub(crate) fn info(pid: u32) -> Option<ProcessInfo> {
     Some(info)
 }
 
-/// (`utime`, `stime`) from a `/proc/PID/stat` line. The command name (field
-/// 2) is in parentheses and may hold spaces or parentheses, so the fields are
-/// counted after the last `)`.
-fn cpu_ticks(stat: &str) -> Option<(u64, u64)> {
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let mut fields = rest.split_whitespace().skip(11);
-    let user = fields.next()?.parse().ok()?;
-    let kernel = fields.next()?.parse().ok()?;
-    Some((user, kernel))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cpu_ticks_skip_the_command_name() {
-        let stat = "123 (a) b) (c) S 1 123 123 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 1 0 5 0 0";
-        assert_eq!(cpu_ticks(stat), Some((250, 75)));
-        assert_eq!(cpu_ticks("123 (x"), None);
-    }
 
     #[test]
     fn this_process_is_described() {

@@ -136,9 +136,7 @@ fn user_time(cgroup: &Cgroup, counter: &CpuCounter) -> io::Result<Duration> {
                     .find_map(|l| l.strip_prefix("user "))
                     .and_then(|v| v.trim().parse().ok())
                     .ok_or_else(|| missing("cpuacct.stat has no user line"))?;
-                let hz = rustix::param::clock_ticks_per_second().max(1);
-                Ok(Duration::from_secs(ticks / hz)
-                    + Duration::from_nanos((ticks % hz).saturating_mul(1_000_000_000) / hz))
+                Ok(super::parse::clock_ticks(ticks))
             }
             Err(e) => Err(e),
         },
