@@ -89,6 +89,14 @@ pub(crate) struct Counts {
     pub(crate) ignored: u32,
     /// `skipped: <test>: <reason>` lines the tests printed.
     pub(crate) skipped: Vec<String>,
+    /// `known failure: <test>: <why>` lines: a test that passes while it
+    /// documents a known defect, shown as such in the summary (never as a
+    /// skip, which would hide it).
+    pub(crate) known: Vec<String>,
+    /// The names of the tests libtest reported as failed (`test NAME ...
+    /// FAILED`), and of test binaries that failed without naming a test
+    /// (cargo's `error: N targets failed:` list).
+    pub(crate) failures: Vec<String>,
 }
 
 impl Counts {
@@ -102,14 +110,31 @@ impl Counts {
         counts
     }
 
-    /// Counts one line of test output, if it is a `test result:` line or a
-    /// `skipped: <test>: <reason>` line.
+    /// Counts one line of test output, if it is a `test result:` line, a
+    /// `test NAME ... FAILED` line, a `skipped: <test>: <reason>` line or a
+    /// `known failure: <test>: <why>` line.
     pub(crate) fn add_line(&mut self, line: &str) {
         if line.contains("test result:") {
             self.add_result_line(line);
+        } else if let Some(name) = failed_test(line) {
+            if !self.failures.iter().any(|f| f == name) {
+                self.failures.push(name.to_owned());
+            }
         } else if let Some(skip) = line.trim_start().strip_prefix("skipped: ") {
             self.skipped.push(skip.to_owned());
+        } else if let Some(known) = line.trim_start().strip_prefix("known failure: ") {
+            self.known.push(known.to_owned());
         }
+    }
+
+    /// Adds what another run reported.
+    pub(crate) fn add(&mut self, other: Counts) {
+        self.passed += other.passed;
+        self.failed += other.failed;
+        self.ignored += other.ignored;
+        self.skipped.extend(other.skipped);
+        self.known.extend(other.known);
+        self.failures.extend(other.failures);
     }
 
     fn add_result_line(&mut self, line: &str) {
@@ -135,6 +160,47 @@ impl Counts {
     }
 }
 
+/// The test a libtest line reports as failed: `test a::b ... FAILED`.
+fn failed_test(line: &str) -> Option<&str> {
+    let rest = line.strip_prefix("test ")?;
+    let (name, verdict) = rest.split_once(" ... ")?;
+    (verdict.trim_end() == "FAILED").then_some(name)
+}
+
+/// A suite that failed: why, and what it counted up to then (the names of
+/// the failed tests among it).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Failed {
+    pub(crate) why: String,
+    pub(crate) counts: Counts,
+}
+
+impl From<String> for Failed {
+    fn from(why: String) -> Failed {
+        Failed {
+            why,
+            counts: Counts::default(),
+        }
+    }
+}
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.why)
+    }
+}
+
+/// What one suite came to.
+pub(crate) type Outcome = Result<Counts, Failed>;
+
+/// `cargo test --no-fail-fast`: every test binary runs even after one
+/// failed, so that one run names every failing test.
+pub(crate) fn cargo_test_command() -> Command {
+    let mut command = cargo();
+    command.args(["test", "--no-fail-fast"]);
+    command
+}
+
 /// Runs a `cargo test` command, streaming its output, and counts the tests.
 /// Fails if cargo fails or if the run executed no test at all.
 ///
@@ -144,15 +210,36 @@ impl Counts {
 /// (the test's stdout among them) until the server stops, and no Windows tool
 /// can list it. What was printed by the time cargo exited (and for a second
 /// after) is counted.
-pub(crate) fn cargo_test(command: &mut Command) -> Result<Counts, String> {
+pub(crate) fn cargo_test(command: &mut Command) -> Outcome {
     show(command);
     // `--nocapture` output and result lines arrive on stdout; cargo's own
     // progress on stderr, which stays on the terminal.
     let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
+    // cargo's stderr stays on the terminal, but its closing list of failed
+    // targets (`error: 2 targets failed:` and one indented line each) is
+    // kept: a test binary that crashed names no failed test.
+    let stderr = child.stderr.take().expect("piped");
+    let targets = thread::spawn(move || {
+        let mut failed = Vec::new();
+        let mut in_list = false;
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            eprintln!("{line}");
+            if line.starts_with("error:") && line.contains("target") && line.ends_with("failed:") {
+                in_list = true;
+            } else if in_list && line.starts_with("    ") {
+                failed.push(line.trim().to_owned());
+            } else {
+                in_list = false;
+            }
+        }
+        failed
+    });
     let stdout = child.stdout.take().expect("piped");
     let (sender, lines) = mpsc::channel();
     thread::spawn(move || {
@@ -186,20 +273,37 @@ pub(crate) fn cargo_test(command: &mut Command) -> Result<Counts, String> {
         }
     }
     .map_err(|e| format!("cannot wait for cargo: {e}"))?;
+    // Like stdout, cargo's stderr may be held open by a process Wine never
+    // started: take the list only if it is complete.
+    let waited = std::time::Instant::now();
+    while !targets.is_finished() && waited.elapsed() < Duration::from_secs(1) {
+        thread::sleep(Duration::from_millis(10));
+    }
+    if targets.is_finished() {
+        for target in targets.join().unwrap_or_default() {
+            counts.failures.push(format!("target {target}"));
+        }
+    }
     verdict(status, counts)
 }
 
 /// A `cargo test` run's verdict: its counts, or why it failed (cargo
 /// failed, or no test ran at all).
-fn verdict(status: std::process::ExitStatus, counts: Counts) -> Result<Counts, String> {
+fn verdict(status: std::process::ExitStatus, counts: Counts) -> Outcome {
     if !status.success() {
-        return Err(format!(
-            "tests failed ({} passed, {} failed): {status}",
-            counts.passed, counts.failed
-        ));
+        return Err(Failed {
+            why: format!(
+                "tests failed ({} passed, {} failed): {status}",
+                counts.passed, counts.failed
+            ),
+            counts,
+        });
     }
     if counts.passed == 0 {
-        return Err("the run executed no test".into());
+        return Err(Failed {
+            why: "the run executed no test".into(),
+            counts,
+        });
     }
     Ok(counts)
 }
@@ -216,6 +320,20 @@ mod tests {
             "test result: FAILED. 3 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out",
         );
         assert_eq!((c.passed, c.failed, c.ignored), (24, 1, 2));
+    }
+
+    #[test]
+    fn failed_tests_and_known_failures_are_named() {
+        let c = Counts::of_text(
+            "test events::a ... ok\ntest events::b ... FAILED\n\
+             known failure: stress::kill: the owner died between two calls\n\
+             test result: FAILED. 1 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out\n\
+             failures:\n    events::b\ntest events::b ... FAILED\n",
+        );
+        assert_eq!(c.failures, ["events::b"]);
+        assert_eq!(c.known, ["stress::kill: the owner died between two calls"]);
+        assert_eq!(failed_test("test a ... ok"), None);
+        assert_eq!(failed_test("test a::b ... FAILED"), Some("a::b"));
     }
 
     #[test]

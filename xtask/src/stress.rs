@@ -13,10 +13,11 @@
 //! measures is printed (`--show-output`) and shows in this task's output.
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use crate::ci::{LINUX_MODES, mode_root, no_leftovers};
-use crate::run::{Counts, cargo, cargo_test};
+use crate::ci::{LINUX_MODES, SuiteOutcome, mode_root, no_leftovers, report};
+use crate::isolate::Isolation;
+use crate::run::{Counts, Failed, Outcome, cargo_test, cargo_test_command};
 use crate::wine;
 
 /// How hard each test pushes.
@@ -83,8 +84,7 @@ impl Sizes {
 
 /// `cargo test` of the stress binary alone, its ignored tests one at a time.
 fn stress_test(target: Option<&str>) -> Command {
-    let mut command = cargo();
-    command.arg("test");
+    let mut command = cargo_test_command();
     if let Some(target) = target {
         command.args(["--target", target]);
     }
@@ -101,15 +101,8 @@ fn stress_test(target: Option<&str>) -> Command {
     command
 }
 
-fn add(total: &mut Counts, counts: Counts) {
-    total.passed += counts.passed;
-    total.failed += counts.failed;
-    total.ignored += counts.ignored;
-    total.skipped.extend(counts.skipped);
-}
-
 /// The stress suite natively, in each Linux mode this host provides.
-pub(crate) fn linux(full: bool) -> Result<Counts, String> {
+pub(crate) fn linux(full: bool) -> Outcome {
     let sizes = if full { FULL_LINUX } else { CI_LINUX };
     let mut total = Counts::default();
     let mut failures = Vec::new();
@@ -129,19 +122,25 @@ pub(crate) fn linux(full: bool) -> Result<Counts, String> {
             no_leftovers(root.as_deref())?;
             Ok(counts)
         }) {
-            Ok(counts) => add(&mut total, counts),
-            Err(e) => failures.push(format!("{mode}: {e}")),
+            Ok(counts) => total.add(counts),
+            Err(Failed { why, counts }) => {
+                failures.push(format!("{mode}: {why}"));
+                total.add(counts);
+            }
         }
     }
     if failures.is_empty() {
         Ok(total)
     } else {
-        Err(failures.join("; "))
+        Err(Failed {
+            why: failures.join("; "),
+            counts: total,
+        })
     }
 }
 
 /// The stress suite under Wine, with a server for the run.
-pub(crate) fn windows(full: bool) -> Result<Counts, String> {
+pub(crate) fn windows(full: bool) -> Outcome {
     let sizes = if full { FULL_WINE } else { CI_WINE };
     let server = wine::Server::start()?;
     let mut test = stress_test(Some(wine::TARGET));
@@ -165,42 +164,27 @@ pub(crate) fn run_command(args: &[&str]) -> Result<(), String> {
         }
     };
     wine::ensure_tools()?;
-    let mut outcomes: Vec<(&str, Result<Counts, String>, Duration)> = Vec::new();
     let started = Instant::now();
-    outcomes.push(("stress: linux", linux(full), started.elapsed()));
-    let wine_started = Instant::now();
-    outcomes.push((
-        "stress: windows under Wine",
-        windows(full),
-        wine_started.elapsed(),
-    ));
-    println!(
-        "\n==================== winjob stress{}: summary ====================",
-        if full { " --full" } else { "" }
-    );
-    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
-    for (suite, result, took) in &outcomes {
-        match result {
-            Ok(c) => {
-                passed += c.passed;
-                skipped += c.skipped.len();
-                println!(
-                    "{suite:<32} {:>3} passed, {:>2} skipped, in {took:.0?}",
-                    c.passed,
-                    c.skipped.len()
-                );
-                for s in &c.skipped {
-                    println!("    skipped: {s}");
-                }
-            }
-            Err(e) => {
-                failed += 1;
-                println!("{suite:<32} FAILED: {e}");
-            }
-        }
-    }
-    println!("took {:.0?}", started.elapsed());
-    println!("{passed} passed, {failed} failed, {skipped} skipped");
+    let outcomes = {
+        let _isolation = Isolation::enter();
+        vec![
+            SuiteOutcome {
+                suite: "stress: linux".into(),
+                result: linux(full),
+            },
+            SuiteOutcome {
+                suite: "stress: windows under Wine".into(),
+                result: windows(full),
+            },
+        ]
+    };
+    let title = if full {
+        "winjob stress --full"
+    } else {
+        "winjob stress"
+    };
+    report(title, &outcomes, &[], started.elapsed());
+    let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
     if failed > 0 {
         return Err(format!("{failed} stress suite(s) failed"));
     }

@@ -80,7 +80,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::run::{Counts, cargo, run, show, target_dir};
+use crate::run::{Counts, Failed, Outcome, cargo, run, show, target_dir};
 
 /// The target the test binaries are built for (explicit, so that
 /// `RUSTFLAGS` do not reach build scripts and proc macros).
@@ -103,13 +103,13 @@ const MARK: &str = "winjob-vm: ";
 pub(crate) fn run_command(args: &[&str]) -> Result<(), String> {
     match args {
         ["--shell"] => shell(),
-        filters => suite(filters).map(drop),
+        filters => suite(filters).map(drop).map_err(|f| f.why),
     }
 }
 
 /// The suite: the Linux integration tests in the VM, counted. `filters` go
 /// to every test binary.
-pub(crate) fn suite(filters: &[&str]) -> Result<Counts, String> {
+pub(crate) fn suite(filters: &[&str]) -> Outcome {
     let started = Instant::now();
     let machine = Machine::prepare()?;
     let prepared = started.elapsed();
@@ -755,7 +755,7 @@ impl Cpio {
 
 /// What the console says: per binary counts, and whether anything went
 /// wrong.
-fn verdict(console: &str, tests: &Tests) -> Result<Counts, String> {
+fn verdict(console: &str, tests: &Tests) -> Outcome {
     let mut current: Option<(String, String)> = None;
     let mut finished: Vec<(String, i32, Counts)> = Vec::new();
     let mut leftovers = None;
@@ -810,10 +810,17 @@ fn verdict(console: &str, tests: &Tests) -> Result<Counts, String> {
                 counts.failed
             ));
         }
-        total.passed += counts.passed;
-        total.failed += counts.failed;
-        total.ignored += counts.ignored;
-        total.skipped.extend(counts.skipped.iter().cloned());
+        for known in &counts.known {
+            println!("    known {known}");
+        }
+        total.add(Counts {
+            failures: counts
+                .failures
+                .iter()
+                .map(|test| format!("{name}: {test}"))
+                .collect(),
+            ..counts.clone()
+        });
     }
     // `capabilities_name_a_mode` prints the capabilities: the library must
     // have chosen cgroup v2 by itself.
@@ -835,12 +842,15 @@ fn verdict(console: &str, tests: &Tests) -> Result<Counts, String> {
     if problems.is_empty() {
         Ok(total)
     } else {
-        Err(format!(
-            "{} ({} passed, {} failed)",
-            problems.join("; "),
-            total.passed,
-            total.failed
-        ))
+        Err(Failed {
+            why: format!(
+                "{} ({} passed, {} failed)",
+                problems.join("; "),
+                total.passed,
+                total.failed
+            ),
+            counts: total,
+        })
     }
 }
 
@@ -885,14 +895,21 @@ mod tests {
         assert!(
             verdict(&unfinished, &tests)
                 .unwrap_err()
+                .why
                 .contains("b did not finish")
         );
         let left = console.replace("leftovers: none", "leftovers: job directories [ x ]");
-        assert!(verdict(&left, &tests).unwrap_err().contains("left behind"));
+        assert!(
+            verdict(&left, &tests)
+                .unwrap_err()
+                .why
+                .contains("left behind")
+        );
         let v1 = console.replace("boot noise", "mode: cgroup-v1");
         assert!(
             verdict(&v1, &tests)
                 .unwrap_err()
+                .why
                 .contains("chose mode cgroup-v1")
         );
     }
