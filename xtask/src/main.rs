@@ -9,6 +9,9 @@
 //! cargo xtask bindings [--check]  regenerate (or check) the Win32 bindings
 //! cargo xtask bench               performance figures, Linux and Wine (target/bench/results.json)
 //! cargo xtask stress [--full]     the stress suite, Linux modes and Wine (--full: issue #7's sizes)
+//! cargo xtask soak [--runs N] [--load] [--suite TEXT]...
+//!                                 the suites N times (--load: a busy loop per core beside them);
+//!                                 lists every test that failed at least once
 //! ```
 
 use std::process::ExitCode;
@@ -16,7 +19,9 @@ use std::process::ExitCode;
 mod bench;
 mod bindings;
 mod ci;
+mod isolate;
 mod run;
+mod soak;
 mod stress;
 mod vm;
 mod wine;
@@ -33,8 +38,9 @@ fn main() -> ExitCode {
         ["bindings", "--check"] => bindings::run(true),
         ["bench"] => bench::run(),
         ["stress", rest @ ..] => stress::run_command(rest),
+        ["soak", rest @ ..] => soak::run_command(rest),
         _ => Err(format!(
-            "unknown arguments {args:?}; usage: cargo xtask ci | linux | wine [FILTER...] | vm [--shell | FILTER...] | bindings [--check] | bench | stress [--full]"
+            "unknown arguments {args:?}; usage: cargo xtask ci | linux | wine [FILTER...] | vm [--shell | FILTER...] | bindings [--check] | bench | stress [--full] | soak [--runs N] [--load] [--suite TEXT]..."
         )),
     };
     match result {
