@@ -71,8 +71,8 @@ pub trait JobExt: Sealed {
     ///
     /// # Errors
     ///
-    /// The write failed, or (v2) the job did not freeze within 5 s
-    /// (`TimedOut`).
+    /// The write failed, or the job did not freeze within 30 s (`TimedOut`;
+    /// every task must reach the freezer, which a busy machine can delay).
     #[doc(alias = "cgroup.freeze")]
     fn freeze(&self) -> std::io::Result<()>;
 

@@ -19,6 +19,9 @@ use super::detect::Root;
 use super::parse;
 use crate::error::{not_found, with_context};
 
+/// How long [`Cgroup::freeze`] waits for every task to be frozen.
+const FREEZE_WAIT: Duration = Duration::from_secs(30);
+
 /// Which cgroup version a directory belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Version {
@@ -212,24 +215,30 @@ impl Cgroup {
         Ok(())
     }
 
-    /// Freezes or thaws the job and waits (up to 5 s) until the kernel says
-    /// it is done: `frozen 1` in `cgroup.events` (v2), `FROZEN` in
-    /// `freezer.state` (v1).
+    /// Freezes or thaws the job; a freeze waits until the kernel says it is
+    /// done: `frozen 1` in `cgroup.events` (v2), `FROZEN` in `freezer.state`
+    /// (v1). Every task must reach the freezer, which on a busy machine can
+    /// take a while: `TimedOut` only after [`FREEZE_WAIT`].
     pub(crate) fn freeze(&self, frozen: bool) -> io::Result<()> {
         self.set_frozen(frozen)?;
-        if !frozen || self.version == Version::V1Freezer {
+        if !frozen {
             return Ok(());
         }
-        let done = poll_until(Some(Instant::now() + Duration::from_secs(5)), || {
-            let events = self.read("cgroup.events")?;
-            Ok(events.lines().any(|l| l.trim() == "frozen 1"))
+        let done = poll_until(Some(Instant::now() + FREEZE_WAIT), || {
+            Ok(match self.version {
+                Version::V2 => self
+                    .read("cgroup.events")?
+                    .lines()
+                    .any(|l| l.trim() == "frozen 1"),
+                Version::V1Freezer => self.read("freezer.state")?.trim() == "FROZEN",
+            })
         })?;
         if done {
             Ok(())
         } else {
             Err(io::Error::new(
                 io::ErrorKind::TimedOut,
-                "the job did not freeze within 5 s",
+                format!("the job did not freeze within {FREEZE_WAIT:?}"),
             ))
         }
     }

@@ -63,7 +63,15 @@ const RESYNC: Duration = Duration::from_millis(200);
 const RECENT_CAP: usize = 4096;
 const RECENT_AGE: Duration = Duration::from_secs(5);
 /// How long an exit message may lag behind the process leaving its cgroup.
-const EXIT_MESSAGE_GRACE: Duration = Duration::from_millis(200);
+/// The kernel sends it a few instructions after `cgroup_exit`, but an
+/// exiting task can be preempted in between on a busy machine; only a lost
+/// message (`MessagesLost`) should ever reach the end of this.
+const EXIT_MESSAGE_GRACE: Duration = Duration::from_secs(1);
+/// The connector socket's receive buffer: it holds every process event of
+/// the system until the thread reads it, and a fork storm elsewhere must not
+/// overflow it while the thread waits for a CPU. Asked with `SO_RCVBUFFORCE`
+/// (needs `CAP_NET_ADMIN`), else `SO_RCVBUF` (capped at `net.core.rmem_max`).
+const CONNECTOR_BUFFER: usize = 4 << 20;
 
 /// What the job is, as far as the monitor needs.
 #[derive(Debug, Clone)]
@@ -562,6 +570,11 @@ fn open_connector() -> io::Result<OwnedFd> {
         Some(netlink::CONNECTOR),
     )?;
     rustix::net::bind(&socket, &netlink::SocketAddrNetlink::new(0, CN_IDX_PROC))?;
+    if rustix::net::sockopt::set_socket_recv_buffer_size_force(&socket, CONNECTOR_BUFFER).is_err() {
+        // Best effort: the default buffer works, it only overflows sooner
+        // (and an overflow is reported as `MessagesLost`).
+        let _ = rustix::net::sockopt::set_socket_recv_buffer_size(&socket, CONNECTOR_BUFFER);
+    }
     let mut message = Vec::with_capacity(NLMSG_HEADER + CN_MSG_HEADER + 4);
     let total = u32::try_from(NLMSG_HEADER + CN_MSG_HEADER + 4).unwrap_or(40);
     message.extend_from_slice(&total.to_ne_bytes()); // nlmsg_len

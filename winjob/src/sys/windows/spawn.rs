@@ -17,6 +17,11 @@
 //! If step 2 or 3 fails, the child is terminated and waited for before the
 //! error is returned, so no suspended process is left behind by a failure.
 //!
+//! Under Wine (only there), step 1 is retried up to five times when
+//! `CreateProcessW` fails with `ERROR_INTERNAL_ERROR` (1359): Wine returns it
+//! now and then on a busy machine, for a process that failed to start, and a
+//! second try succeeds. On Windows that error is returned as it is.
+//!
 //! Known gap: if the owner itself dies between step 1 and step 2 (killed,
 //! or crashing in another thread), nothing is left to kill the child, which
 //! stays suspended outside the job. It never runs an instruction of its
@@ -65,7 +70,7 @@ impl Job {
     ) -> io::Result<Child> {
         let leave_suspended = flags & api::CREATE_SUSPENDED != 0;
         command.creation_flags(flags | api::CREATE_SUSPENDED);
-        let spawned = command.spawn();
+        let spawned = spawn_under_wine_retrying(command);
         // The command may be spawned again, outside any job: don't leave
         // CREATE_SUSPENDED behind for that.
         command.creation_flags(flags_after);
@@ -99,6 +104,28 @@ impl Job {
             resume(child)?;
         }
         Ok(())
+    }
+}
+
+/// `ERROR_INTERNAL_ERROR`, Wine's transient `CreateProcess` failure.
+const ERROR_INTERNAL_ERROR: i32 = 1359;
+
+/// `command.spawn()`, tried again (at most five times, 50 ms apart and
+/// more) while Wine fails it with its transient [`ERROR_INTERNAL_ERROR`].
+fn spawn_under_wine_retrying(command: &mut Command) -> io::Result<Child> {
+    let mut tries: u64 = 0;
+    loop {
+        match command.spawn() {
+            Err(e)
+                if e.raw_os_error() == Some(ERROR_INTERNAL_ERROR)
+                    && tries < 5
+                    && super::accounting::under_wine() =>
+            {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(50 * tries));
+            }
+            other => return other,
+        }
     }
 }
 
@@ -149,13 +176,13 @@ mod tests {
     /// created suspended exits with its own code only once resumed.
     #[test]
     fn thread_walk_resumes_a_suspended_child() {
-        let mut child = Command::new("cmd.exe")
+        let mut command = Command::new("cmd.exe");
+        command
             .args(["/c", "exit 7"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .creation_flags(api::CREATE_SUSPENDED)
-            .spawn()
-            .expect("spawn cmd.exe");
+            .creation_flags(api::CREATE_SUSPENDED);
+        let mut child = spawn_under_wine_retrying(&mut command).expect("spawn cmd.exe");
         // Suspended: it cannot have exited on its own.
         std::thread::sleep(std::time::Duration::from_millis(200));
         let early = child.try_wait().expect("try_wait");
