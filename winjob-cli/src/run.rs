@@ -18,6 +18,9 @@ use crate::{EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_LIMIT, EXIT_TIMEOUT, EXIT_USAGE
 
 /// How often the main loop looks at PROGRAM and the job.
 const POLL: Duration = Duration::from_millis(20);
+/// How long the report waits, after the job ended, for the `Empty` event
+/// that closes the tree's events: only against one that never comes.
+const END_EVENTS_WAIT: Duration = Duration::from_secs(10);
 
 /// What the event thread gathered.
 #[derive(Debug, Default)]
@@ -423,6 +426,18 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
         Err(e) => return fail(&format!("cannot watch the job's events: {e}"), EXIT_FAILURE),
     };
 
+    // Ctrl+C (and SIGTERM): the first stops the job gracefully, a second
+    // kills it. Counted here, acted on by the loop below; counted from
+    // before PROGRAM starts, so that no early one is lost.
+    let interrupts = Arc::new(AtomicUsize::new(0));
+    {
+        let interrupts = Arc::clone(&interrupts);
+        if let Err(e) = ctrlc::set_handler(move || {
+            interrupts.fetch_add(1, Ordering::SeqCst);
+        }) {
+            eprintln!("winjob: warning: Ctrl+C will not be forwarded to the job: {e}");
+        }
+    }
     let start = Instant::now();
     let mut child = match job.spawn(Command::new(program).args(program_args)) {
         Ok(child) => child,
@@ -442,13 +457,19 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
 
     // The event thread: print and record events until told to stop.
     let seen = Arc::new(Mutex::new(Seen::default()));
+    // Set when the watcher is to finish; `expect_empty` when the job ended,
+    // so that the watcher first waits for the `Empty` that closes the tree's
+    // events (whatever the end produced comes before it).
     let done = Arc::new(AtomicBool::new(false));
+    let expect_empty = Arc::new(AtomicBool::new(false));
     let watcher = {
         let seen = Arc::clone(&seen);
         let done = Arc::clone(&done);
+        let expect_empty = Arc::clone(&expect_empty);
         let (print, json) = (args.events, args.json);
         thread::spawn(move || {
-            let handle = |event: Event| {
+            // Handles one event; true if it was `Empty`.
+            let handle = |event: Event| -> bool {
                 let t = start.elapsed().as_secs_f64();
                 if print {
                     if json {
@@ -458,13 +479,27 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
                     }
                 }
                 record(&mut seen.lock().unwrap_or_else(|e| e.into_inner()), &event);
+                event == Event::Empty
             };
+            let mut last_was_empty = false;
             while !done.load(Ordering::Acquire) {
                 if let Some(event) = events.recv_timeout(POLL) {
-                    handle(event);
+                    last_was_empty = handle(event);
                 }
                 if events.is_closed() {
                     break;
+                }
+            }
+            // The job ended: until its `Empty` (a bound only against an event
+            // that never comes), then whatever is queued.
+            let until = Instant::now() + END_EVENTS_WAIT;
+            while expect_empty.load(Ordering::Acquire)
+                && !last_was_empty
+                && !events.is_closed()
+                && Instant::now() < until
+            {
+                if let Some(event) = events.recv_timeout(POLL) {
+                    last_was_empty = handle(event);
                 }
             }
             while let Some(event) = events.try_recv() {
@@ -484,17 +519,6 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
     let mut timed_out = false;
     let mut failure: Option<String> = None;
 
-    // Ctrl+C (and SIGTERM): the first stops the job gracefully, a second
-    // kills it. Counted here, acted on by the loop below.
-    let interrupts = Arc::new(AtomicUsize::new(0));
-    {
-        let interrupts = Arc::clone(&interrupts);
-        if let Err(e) = ctrlc::set_handler(move || {
-            interrupts.fetch_add(1, Ordering::SeqCst);
-        }) {
-            eprintln!("winjob: warning: Ctrl+C will not be forwarded to the job: {e}");
-        }
-    }
     let mut interrupted = false;
     let mut killed_on_interrupt = false;
 
@@ -587,8 +611,9 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
     if let Err(e) = job.accounting_into(&mut acct) {
         failure = failure.or(Some(format!("cannot read the job's accounting: {e}")));
     }
-    // Give the monitor a moment to deliver what the end of the tree produced.
-    thread::sleep(Duration::from_millis(if args.keep { 50 } else { 150 }));
+    // What the end of the tree produced is delivered up to the job's
+    // `Empty`, which the watcher waits for; a kept job does not end.
+    expect_empty.store(leftovers != "kept", Ordering::Release);
     done.store(true, Ordering::Release);
     let _ = watcher.join();
     let mut seen = std::mem::take(&mut *seen.lock().unwrap_or_else(|e| e.into_inner()));
