@@ -7,6 +7,11 @@ use std::time::{Duration, Instant};
 
 const WINJOB: &str = env!("CARGO_BIN_EXE_winjob");
 
+/// The deadline of any wait in these tests: against a hang only, so long
+/// that a busy machine never meets it (what is expected takes milliseconds).
+#[allow(dead_code)] // Linux tests only
+const LONG: Duration = Duration::from_secs(30);
+
 fn winjob(args: &[&str]) -> Output {
     Command::new(WINJOB)
         .args(args)
@@ -174,11 +179,8 @@ mod linux {
         let script = format!("sleep 300 & echo $! > {}; exit 0", pidfile.display());
         let out = winjob(&["run", "--", "sh", "-c", &script]);
         assert_eq!(out.status.code(), Some(0), "{out:?}");
-        let pid = read_pid(&pidfile, Duration::from_secs(1));
-        assert!(
-            wait_dead(pid, Duration::from_secs(2)),
-            "sleep {pid} survived"
-        );
+        let pid = read_pid(&pidfile, LONG);
+        assert!(wait_dead(pid, LONG), "sleep {pid} survived");
         assert!(stderr(&out).contains("rest killed"), "{}", stderr(&out));
     }
 
@@ -191,14 +193,11 @@ mod linux {
             .args(["run", "-q", "--", "sh", "-c", &script])
             .spawn()
             .unwrap();
-        let pid = read_pid(&pidfile, Duration::from_secs(5));
+        let pid = read_pid(&pidfile, LONG);
         assert!(alive(pid));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
-        assert!(
-            wait_dead(pid, Duration::from_secs(5)),
-            "sleep {pid} survived"
-        );
+        assert!(wait_dead(pid, LONG), "sleep {pid} survived");
     }
 
     /// Sends SIGINT to the winjob process (as Ctrl+C would, to it alone).
@@ -227,20 +226,13 @@ mod linux {
             .args(["--", "sh", "-c", &script])
             .spawn()
             .unwrap();
-        let pid = read_pid(&pidfile, Duration::from_secs(5));
+        let pid = read_pid(&pidfile, LONG);
         let started = Instant::now();
         interrupt(&child);
         let status = child.wait().unwrap();
         assert_eq!(status.code(), Some(130), "{status:?}");
-        assert!(
-            started.elapsed() < Duration::from_secs(4),
-            "{:?}",
-            started.elapsed()
-        );
-        assert!(
-            wait_dead(pid, Duration::from_secs(2)),
-            "sleep {pid} survived"
-        );
+        assert!(started.elapsed() < LONG, "{:?}", started.elapsed());
+        assert!(wait_dead(pid, LONG), "sleep {pid} survived");
         let v = read_json(&report);
         assert_eq!(v["ended_by"], "interrupt", "{v}");
         assert_eq!(v["leftovers"], "stopped", "{v}");
@@ -257,22 +249,44 @@ mod linux {
         );
         let mut child = Command::new(WINJOB)
             .args(["run", "-q", "--grace", "60s", "--", "sh", "-c", &script])
+            .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        let pid = read_pid(&pidfile, Duration::from_secs(5));
+        let said = {
+            use std::io::BufRead;
+            let (tx, rx) = std::sync::mpsc::channel();
+            let stderr = child.stderr.take().unwrap();
+            std::thread::spawn(move || {
+                for line in std::io::BufReader::new(stderr)
+                    .lines()
+                    .map_while(Result::ok)
+                {
+                    let _ = tx.send(line);
+                }
+            });
+            rx
+        };
+        let pid = read_pid(&pidfile, LONG);
         interrupt(&child);
+        // The second Ctrl+C only once winjob acted on the first (two that
+        // arrive together are one signal).
+        let deadline = Instant::now() + LONG;
+        loop {
+            let line = said
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .expect("winjob did not say it was interrupted");
+            if line.contains("interrupted: stopping the job") {
+                break;
+            }
+        }
         std::thread::sleep(Duration::from_millis(300));
         assert!(alive(pid), "the first Ctrl+C must only ask");
         let started = Instant::now();
         interrupt(&child);
         let status = child.wait().unwrap();
-        assert!(
-            started.elapsed() < Duration::from_secs(4),
-            "{:?}",
-            started.elapsed()
-        );
+        assert!(started.elapsed() < LONG, "{:?}", started.elapsed());
         assert_eq!(status.code(), Some(130), "{status:?}");
-        assert!(wait_dead(pid, Duration::from_secs(2)), "sh {pid} survived");
+        assert!(wait_dead(pid, LONG), "sh {pid} survived");
     }
 
     #[test]
@@ -284,9 +298,19 @@ mod linux {
         assert_eq!(out.status.code(), Some(0), "{out:?}");
         assert!(marker.exists(), "--wait-all returned before the tree ended");
         let _ = std::fs::remove_file(&marker);
+        // Without --wait-all the tree is killed when sh exits: the
+        // background process, which would touch the marker after 5 s, dies
+        // first (its end is waited for, however long it takes).
+        let pidfile = dir.join("pid");
+        let script = format!(
+            "(sleep 5; touch {}) & echo $! > {}; exit 0",
+            marker.display(),
+            pidfile.display()
+        );
         let out = winjob(&["run", "-q", "--", "sh", "-c", &script]);
         assert_eq!(out.status.code(), Some(0), "{out:?}");
-        std::thread::sleep(Duration::from_millis(500));
+        let background = read_pid(&pidfile, LONG);
+        assert!(wait_dead(background, LONG), "{background} survived");
         assert!(!marker.exists(), "the background process was not killed");
     }
 
@@ -296,16 +320,50 @@ mod linux {
             println!("skipped: json_report_of_a_spinner: no `timeout` command");
             return;
         }
+        // The spinner prints its own CPU time (`/proc/self/stat`, in clock
+        // ticks) when `timeout` stops it: the reference for the job's
+        // figure. How much CPU a second of spinning gets depends on what
+        // else runs on the machine; the two figures agree whatever it is.
         let (out, v) = run_reported(
             "spinner",
-            &["--", "timeout", "1", "sh", "-c", "while :; do :; done"],
+            &[
+                "--",
+                "timeout",
+                "1",
+                "sh",
+                "-c",
+                "trap 'echo \"ticks $(getconf CLK_TCK)\"; cat /proc/$$/stat; exit 0' TERM; \
+                 while :; do :; done",
+            ],
         );
         // `timeout` itself exits with 124; that is PROGRAM's code.
         assert_eq!(out.status.code(), Some(124), "{out:?}");
         assert_eq!(v["program_exit_code"], 124);
         assert!(v["ended_by"].is_null());
+        let printed = stdout(&out);
+        let ticks: f64 = printed
+            .lines()
+            .find_map(|l| l.strip_prefix("ticks "))
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no clock tick rate in {printed:?}"));
+        let stat = printed
+            .lines()
+            .find_map(|l| l.rsplit_once(") ").map(|(_, rest)| rest))
+            .unwrap_or_else(|| panic!("no /proc/PID/stat line in {printed:?}"));
+        let fields: Vec<f64> = stat
+            .split_whitespace()
+            .skip(11) // utime and stime are fields 14 and 15; state is 3
+            .take(2)
+            .map(|f| f.parse().expect("a tick count"))
+            .collect();
+        let own = (fields[0] + fields[1]) / ticks;
         let cpu = v["cpu_time"].as_f64().expect("cpu_time");
-        assert!(cpu >= 0.8, "cpu time {cpu}");
+        // The job's figure holds the spinner's (read before it exited), to
+        // a tick, and little more: `timeout`, `cat` and `getconf` barely run.
+        assert!(
+            cpu >= own - 2.0 / ticks && cpu <= own + 0.25,
+            "job cpu time {cpu} s, the spinner's own {own} s"
+        );
         assert!(v["wall_time"].as_f64().unwrap() >= 0.9);
         assert!(v["processes_total"].as_u64().unwrap() >= 2);
     }
@@ -400,7 +458,7 @@ mod linux {
             "--",
             "sh",
             "-c",
-            "sleep 0.1 & wait",
+            "sleep 1 & wait",
         ]);
         assert_eq!(out.status.code(), Some(0), "{out:?}");
         let lines: Vec<serde_json::Value> = stderr(&out)
@@ -459,8 +517,7 @@ mod linux {
     #[test]
     fn status_line_on_a_terminal() {
         let on_a_terminal = |flags: &str| {
-            let inner =
-                format!("{WINJOB} run {flags} -- sh -c 'sleep 1.7 & sleep 1.7 & sleep 1.7'");
+            let inner = format!("{WINJOB} run {flags} -- sh -c 'sleep 3 & sleep 3 & sleep 3'");
             Command::new("script")
                 .args(["-qec", &inner, "/dev/null"])
                 .stdin(std::process::Stdio::null())
@@ -659,7 +716,7 @@ mod linux {
         ]);
         assert_eq!(out.status.code(), Some(0), "{out:?}");
         assert!(stderr(&out).contains("rest kept"), "{}", stderr(&out));
-        let pid = read_pid(&pidfile, Duration::from_secs(1));
+        let pid = read_pid(&pidfile, LONG);
         assert!(alive(pid), "--keep killed the rest");
 
         let out = winjob(&["ps", &name]);
@@ -677,10 +734,7 @@ mod linux {
 
         let out = winjob(&["kill", &name, "--grace", "1s"]);
         assert!(out.status.success(), "{out:?}");
-        assert!(
-            wait_dead(pid, Duration::from_secs(3)),
-            "kill left {pid} alive"
-        );
+        assert!(wait_dead(pid, LONG), "kill left {pid} alive");
     }
 }
 

@@ -66,7 +66,15 @@ fn a_query_into_a_callers_value_allocates_nothing() {
     let during = allocations() - before;
     println!("100 accounting queries: {during} allocations; last: {acct:?}");
     assert_eq!(during, 0, "accounting_into allocated");
-    assert_eq!(acct.active_processes, Some(3));
+    // Three (under Wine a process it created for a spawn the tree retried
+    // after error 1359 can be there for a moment too).
+    assert!(
+        eventually(LONG, || {
+            job.accounting_into(&mut acct).unwrap();
+            acct.active_processes == Some(3)
+        }),
+        "{acct:?}"
+    );
 }
 
 #[test]
@@ -86,12 +94,17 @@ fn active_processes_follow_the_members() {
     child.wait().unwrap();
 }
 
-/// A one-second spinner's CPU time is counted, and still counted after it
-/// exited.
+/// A spinner's CPU time is counted, and still counted after it exited: on
+/// Linux the spinner uses one second of CPU and prints what it used (its own
+/// `/proc/self/stat`), the reference the job's figure is checked against,
+/// however busy the machine; elsewhere it spins for a second.
 #[test]
 fn cpu_time_of_exited_processes_stays() {
     let job = Job::new().unwrap();
-    let mut spinner = job.spawn(&mut helper(&["burn", "1"])).unwrap();
+    let mut spinner = job.spawn(&mut helper(&["burn-cpu", "1"])).unwrap();
+    let own: Option<f64> = Lines::of(&mut spinner)
+        .value("cpu", LONG)
+        .map(|cpu| cpu.parse().expect("cpu line"));
     assert!(spinner.wait().unwrap().success());
     assert!(job.wait_timeout(LONG).unwrap());
     let acct = job.accounting().unwrap();
@@ -106,10 +119,20 @@ fn cpu_time_of_exited_processes_stays() {
         );
         return;
     };
-    assert!(
-        (0.8..=1.2).contains(&cpu.as_secs_f64()),
-        "a 1 s spinner accounted {cpu:?}"
-    );
+    let cpu = cpu.as_secs_f64();
+    match own {
+        // To a tick of the reference (1/100 s), and little more: the job
+        // also holds the helper's start-up.
+        Some(own) => assert!(
+            cpu >= own - 0.02 && cpu <= own + 0.25,
+            "the spinner used {own} s of CPU, the job accounted {cpu} s"
+        ),
+        // Windows: a second of wall time spinning, on an idle runner.
+        None => assert!(
+            (0.8..=1.2).contains(&cpu),
+            "a 1 s spinner accounted {cpu} s"
+        ),
+    }
 }
 
 #[cfg(target_os = "linux")]

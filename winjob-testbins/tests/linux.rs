@@ -62,7 +62,8 @@ fn guardians() -> Vec<u32> {
 }
 
 /// The owner (a separate process holding a kill-on-drop job) is killed with
-/// SIGKILL: no member of its tree may survive 2 seconds, in every mode.
+/// SIGKILL: no member of its tree survives, in every mode. How soon they die
+/// depends on the machine's load (printed); the deadline is against a hang.
 #[test]
 fn killing_the_owner_kills_the_tree() {
     let mut owner = KillOnDrop(helper(&["owner", "2", "2"]).spawn().unwrap());
@@ -81,13 +82,11 @@ fn killing_the_owner_kills_the_tree() {
     assert!(members.iter().all(|&p| alive(p)));
     owner.kill().unwrap(); // SIGKILL: no destructor runs in the owner
     let killed = Instant::now();
-    let all_dead = eventually(Duration::from_secs(2), || {
-        members.iter().all(|&p| !alive(p))
-    });
+    let all_dead = eventually(LONG, || members.iter().all(|&p| !alive(p)));
     let survivors: Vec<_> = members.iter().filter(|&&p| alive(p)).collect();
     assert!(
         all_dead,
-        "alive 2 s after the owner was killed: {survivors:?}"
+        "alive {LONG:?} after the owner was killed: {survivors:?}"
     );
     println!(
         "tree of {} gone {:?} after SIGKILL of the owner",
@@ -138,11 +137,18 @@ fn dropping_the_job_kills_grandchildren_and_removes_the_directory() {
     let mut child = job.spawn(&mut helper(&["tree", "2", "2", "60"])).unwrap();
     let pids = Lines::of(&mut child).pids(7, LONG);
     drop(job);
-    // Drop returns once the job is empty.
+    // Drop returns once the job is empty; a process that left its cgroup
+    // may still be on its way to becoming a zombie, and on a busy machine
+    // the guardian may finish the removal.
+    let gone = eventually(LONG, || pids.iter().all(|&p| !alive(p)));
     let left: Vec<_> = pids.iter().filter(|&&p| alive(p)).collect();
-    assert!(left.is_empty(), "alive after drop: {left:?}");
+    assert!(gone, "alive after drop: {left:?}");
     if let Some(dir) = dir {
-        assert!(!dir.exists(), "{} is still there", dir.display());
+        assert!(
+            eventually(LONG, || !dir.exists()),
+            "{} is still there",
+            dir.display()
+        );
     }
     child.wait().unwrap();
 }
@@ -177,10 +183,7 @@ fn setsid_escapes_only_process_groups() {
     leader.wait().unwrap();
     let caps = winjob::capabilities().unwrap();
     if caps.contained {
-        assert!(
-            eventually(Duration::from_secs(2), || !alive(escapee)),
-            "escaped a cgroup"
-        );
+        assert!(eventually(LONG, || !alive(escapee)), "escaped a cgroup");
     } else {
         assert!(
             alive(escapee),
@@ -288,7 +291,7 @@ fn stop_lets_members_exit_gracefully() {
     let job = Job::new().unwrap();
     let mut child = job.spawn(&mut helper(&["tree", "1", "2", "60"])).unwrap();
     Lines::of(&mut child).pids(3, LONG);
-    let stopped = job.stop(Duration::from_secs(10)).unwrap();
+    let stopped = job.stop(LONG).unwrap();
     assert_eq!(stopped, winjob::Stopped::Gracefully);
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(child.wait().unwrap().signal(), Some(15), "SIGTERM expected");

@@ -108,17 +108,32 @@ fn a_cpu_cap_holds_a_spinner_near_it() {
     ) else {
         return;
     };
+    // Beside it, the same spinner outside any job: what an uncapped
+    // process gets of this machine meanwhile, however busy it is.
+    let mut free = KillOnDrop(helper(&["burn", "2"]).spawn().unwrap());
     let mut spinner = job.spawn(&mut helper(&["burn", "2"])).unwrap();
-    let cpu: f64 = Lines::of(&mut spinner)
-        .value("cpu", LONG)
-        .unwrap()
-        .parse()
-        .unwrap();
+    let cpu_of = |child: &mut std::process::Child| -> f64 {
+        Lines::of(child)
+            .value("cpu", LONG)
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let cpu = cpu_of(&mut spinner);
+    let reference = cpu_of(&mut free.0);
     spinner.wait().unwrap();
-    println!("2 s spinner capped at {rate} of {online} CPUs ({cpus} usable): {cpu:.2} s of CPU");
+    free.wait().unwrap();
+    println!(
+        "2 s spinner capped at {rate} of {online} CPUs ({cpus} usable): {cpu:.2} s of CPU; \
+         uncapped beside it: {reference:.2} s"
+    );
+    // The cap is an upper bound: 0.4 s in 2 s, and a period more at most.
+    assert!(cpu <= 0.5, "{cpu} s of CPU under a 20 % cap of one CPU");
+    // And it holds the spinner near it, not far below: the spinner gets the
+    // cap, or what the machine gave an uncapped one if that is less.
     assert!(
-        (0.3..=0.5).contains(&cpu),
-        "{cpu} s of CPU under a 20 % cap of one CPU"
+        cpu >= 0.5 * reference.min(0.4),
+        "{cpu} s of CPU under a 20 % cap of one CPU, {reference} s without it"
     );
     let read = job.limits().unwrap().cpu_rate.unwrap();
     assert!(
@@ -188,15 +203,13 @@ fn a_process_over_its_memory_limit_fails_to_allocate() {
 fn a_process_over_its_cpu_time_is_ended() {
     let limits = Limits::new().process_cpu_time(Duration::from_secs(1));
     let job = Job::builder().limits(limits).create().unwrap();
-    let started = std::time::Instant::now();
-    let mut child = job.spawn(&mut helper(&["burn", "10"])).unwrap();
+    // Ten seconds of CPU, however long that takes: only the limit can end
+    // it after one.
+    let mut child = job.spawn(&mut helper(&["burn-cpu", "10"])).unwrap();
     let status = child.wait().unwrap();
+    // SIGXCPU is the kernel's RLIMIT_CPU, however long the machine took to
+    // give the process its second of CPU.
     assert_eq!(status.signal(), Some(24), "SIGXCPU expected: {status:?}");
-    assert!(
-        started.elapsed() < Duration::from_secs(8),
-        "{:?}",
-        started.elapsed()
-    );
 }
 
 /// The whole job's CPU time: enforced by a watchdog in cgroup v2 mode (the
@@ -223,8 +236,10 @@ fn a_job_over_its_cpu_time_is_killed() {
     };
     let events = job.events().unwrap();
     let started = std::time::Instant::now();
+    // Ten seconds of CPU each, however long that takes: only the watchdog
+    // can end them, after one second of the two together.
     let mut spinners: Vec<_> = (0..2)
-        .map(|_| job.spawn(&mut helper(&["burn", "10"])).unwrap())
+        .map(|_| job.spawn(&mut helper(&["burn-cpu", "10"])).unwrap())
         .collect();
     for spinner in &mut spinners {
         assert_eq!(
@@ -234,7 +249,6 @@ fn a_job_over_its_cpu_time_is_killed() {
         );
     }
     let took = started.elapsed();
-    assert!(took < Duration::from_secs(5), "{took:?}");
     let mut seen = Vec::new();
     while let Some(event) = events.recv_timeout(LONG) {
         let end = event == winjob::Event::Empty;
@@ -417,10 +431,11 @@ fn a_fork_bomb_is_contained_frozen_and_killed() {
     job.thaw().unwrap();
     let started = std::time::Instant::now();
     job.terminate(1).unwrap();
-    assert!(job.wait_timeout(Duration::from_secs(5)).unwrap());
+    // How fast depends on the machine's load: printed, and measured by
+    // `cargo xtask bench`; the deadline is only against a hang.
+    assert!(job.wait_timeout(LONG).unwrap(), "the job did not empty");
     let took = started.elapsed();
     println!("fork bomb of {} processes killed in {took:?}", frozen.len());
-    assert!(took <= Duration::from_secs(1), "{took:?}");
     bomb.wait().unwrap();
 }
 

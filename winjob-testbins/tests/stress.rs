@@ -14,11 +14,16 @@
 //!   leaves no process behind. Every member inherits the owner's stdout, a
 //!   pipe this test reads: the pipe ends only when the owner, every member
 //!   and every child forked but not yet in the job are gone. If it does not
-//!   end within 5 s, the survivors are counted (Linux: every process holding
-//!   the pipe, from `/proc/*/fd`).
+//!   end in time (30 s on Linux), the survivors are counted (Linux: every
+//!   process holding the pipe, from `/proc/*/fd`). Most kills come at
+//!   seeded pseudo-random moments; every fifth comes right after the owner
+//!   reported a member spawned, so some land mid-spawn on any machine.
 //! - A fork bomb under a limit of 40 active processes stays at or below 40
-//!   and keeps pushing against it, and `terminate` empties the job within
-//!   one second.
+//!   and keeps pushing against it, and `terminate` empties the job (how fast
+//!   is printed; `cargo xtask bench` measures kills).
+//!
+//! No figure is judged against the clock: deadlines are only against hangs,
+//! so the suite passes on a busy machine too.
 //!
 //! Every number comes from the OS, not from the library's view of itself,
 //! and is printed. The tests are `#[ignore]`d so that the ordinary suites
@@ -479,9 +484,9 @@ fn spawn_and_watch(job: &Job, per_thread: usize, progress: &Progress) -> Seen {
                     barrier.wait();
                     let mut mine = Vec::new();
                     for _ in 0..per_thread {
-                        let child = KillOnDrop(spawn_into(job, &mut quiet(&["sleep", "120"])));
+                        let child = KillOnDrop(spawn_into(job, &mut quiet(&["sleep", "600"])));
                         progress.spawned.fetch_add(1, Ordering::SeqCst);
-                        // Alive (it sleeps for two minutes) and a member.
+                        // Alive (it sleeps for ten minutes) and a member.
                         assert!(
                             job.contains(&child).unwrap(),
                             "pid {} is not a member right after its spawn",
@@ -642,17 +647,40 @@ struct Killed {
     spawned: usize,
     all_spawned: bool,
     pids: Vec<u32>,
-    /// From the kill until the pipe ended; `None`: it did not end in 5 s.
+    /// From the kill until the pipe ended; `None`: it did not end in time
+    /// ([`PIPE_WAIT`]).
     closed_after: Option<Duration>,
     survivors: Vec<u32>,
     /// Calibration only: when `job-ready` and `spawned 1` arrived.
     first_spawn: Option<(Duration, Duration)>,
 }
 
-/// Starts `owner-spawning members`, kills it once `kill_after` has passed
-/// since it started, or once it printed `all-spawned` when `kill_after` is
-/// `None` (the calibration run), and sees what is left.
-fn kill_owner(members: u64, kill_after: Option<Duration>) -> (Killed, Duration) {
+/// How long the pipe of a killed owner may take to end before its holders
+/// are looked for. Linux: long, since only a survivor keeps it open (and a
+/// busy machine may take its time to end the others). Under Wine a child the
+/// owner left suspended outside its job (the known gap) keeps it open too,
+/// every time: a shorter wait, after which a member that ran and is still
+/// there gets the long one (see `windows::alive`).
+#[cfg(target_os = "linux")]
+const PIPE_WAIT: Duration = LONG;
+#[cfg(windows)]
+const PIPE_WAIT: Duration = Duration::from_secs(5);
+
+/// When [`kill_owner`] kills the owner.
+#[derive(Debug, Clone, Copy)]
+enum When {
+    /// Once it printed `all-spawned` (the calibration runs).
+    AllSpawned,
+    /// This long after it started.
+    After(Duration),
+    /// As soon as it printed `spawned K`: in the middle of spawning, on a
+    /// machine of any speed.
+    Spawned(u64),
+}
+
+/// Starts `owner-spawning members`, kills it as `when` says, and sees what
+/// is left.
+fn kill_owner(members: u64, when: When) -> (Killed, Duration) {
     let mut owner = testbin()
         .args(["owner-spawning", &members.to_string()])
         .stdout(Stdio::piped())
@@ -677,18 +705,21 @@ fn kill_owner(members: u64, kill_after: Option<Duration>) -> (Killed, Duration) 
     });
     let mut printed = Vec::new();
     let (mut ready_at, mut first_at) = (None, None);
-    match kill_after {
-        Some(delay) => thread::sleep(delay.saturating_sub(started.elapsed())),
-        None => loop {
+    match when {
+        When::After(delay) => thread::sleep(delay.saturating_sub(started.elapsed())),
+        When::AllSpawned | When::Spawned(_) => loop {
             let line = lines
                 .recv_timeout(Duration::from_secs(60))
-                .expect("the owner did not finish spawning in 60 s");
+                .expect("the owner did not get there in 60 s");
             match line.as_str() {
                 "job-ready" => ready_at = Some(started.elapsed()),
                 "spawned 1" => first_at = Some(started.elapsed()),
                 _ => {}
             }
-            let done = line == "all-spawned";
+            let done = match when {
+                When::Spawned(k) => line == format!("spawned {k}"),
+                _ => line == "all-spawned",
+            };
             printed.push(line);
             if done {
                 break;
@@ -701,7 +732,7 @@ fn kill_owner(members: u64, kill_after: Option<Duration>) -> (Killed, Duration) 
     let killed = Instant::now();
     let mut closed_after = None;
     loop {
-        match lines.recv_timeout(Duration::from_secs(5).saturating_sub(killed.elapsed())) {
+        match lines.recv_timeout(PIPE_WAIT.saturating_sub(killed.elapsed())) {
             Ok(line) => printed.push(line),
             Err(mpsc::RecvTimeoutError::Disconnected) => {
                 closed_after = Some(killed.elapsed());
@@ -718,9 +749,7 @@ fn kill_owner(members: u64, kill_after: Option<Duration>) -> (Killed, Duration) 
     // process is a zombie: give the printed pids that moment too.
     #[cfg(target_os = "linux")]
     let survivors = {
-        eventually(Duration::from_secs(5), || {
-            pids.iter().all(|&p| !linux::alive(p))
-        });
+        eventually(LONG, || pids.iter().all(|&p| !linux::alive(p)));
         let mut found: Vec<u32> = pids.iter().copied().filter(|&p| linux::alive(p)).collect();
         if closed_after.is_none() {
             found.extend(linux::holders(&pipe));
@@ -733,7 +762,14 @@ fn kill_owner(members: u64, kill_after: Option<Duration>) -> (Killed, Duration) 
     // already be reused): only an open pipe is looked into.
     #[cfg(windows)]
     let survivors = if closed_after.is_none() {
-        windows::alive(owner.id(), &pids)
+        // A member that ran may still be dying on a busy machine: it gets
+        // until the long deadline (looked at without killing it).
+        eventually(LONG.saturating_sub(killed.elapsed()), || {
+            windows::alive(owner.id(), &pids, false)
+                .iter()
+                .all(|p| !pids.contains(p))
+        });
+        windows::alive(owner.id(), &pids, true)
     } else {
         Vec::new()
     };
@@ -828,8 +864,9 @@ mod windows {
     /// job is the test's way to ask whether a pid runs: assigning it opens
     /// the process, which fails with `NotFound` once it is gone. Dropping the
     /// probe job kills what it took in, so the pipe can end and the run go
-    /// on. If nothing is found, the holder is unknown: counted as pid 0.
-    pub(crate) fn alive(owner: u32, pids: &[u32]) -> Vec<u32> {
+    /// on; with `kill` false the probe leaves them be. If nothing is found,
+    /// the holder is unknown: counted as pid 0.
+    pub(crate) fn alive(owner: u32, pids: &[u32], kill: bool) -> Vec<u32> {
         let mut suspects: BTreeSet<u32> = pids.iter().copied().collect();
         let mut parents: BTreeSet<u32> = suspects.clone();
         parents.insert(owner);
@@ -858,7 +895,7 @@ mod windows {
                 parents.extend(found);
             }
         }
-        let probe = Job::new().unwrap();
+        let probe = Job::builder().kill_on_drop(kill).create().unwrap();
         let mut alive = Vec::new();
         for pid in suspects {
             match probe.assign_pid(pid) {
@@ -890,8 +927,9 @@ fn killing_the_owner_at_any_moment_leaves_no_member() {
     // The slowest of three calibration runs: an owner that starts slower
     // than the calibration (Wine's process start varies from 20 to 100 ms)
     // would otherwise be killed before it spawns, run after run.
-    let mut calibrations: Vec<(Killed, Duration)> =
-        (0..3).map(|_| kill_owner(members, None)).collect();
+    let mut calibrations: Vec<(Killed, Duration)> = (0..3)
+        .map(|_| kill_owner(members, When::AllSpawned))
+        .collect();
     calibrations.sort_by_key(|(_, span)| *span);
     let (calibration, span) = calibrations.pop().expect("three calibration runs");
     let micros = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
@@ -913,12 +951,19 @@ fn killing_the_owner_at_any_moment_leaves_no_member() {
     runs.extend(calibrations.into_iter().map(|(run, _)| run));
     let mut sequence = Sequence(seed);
     for i in 0..kills {
-        let delay = Duration::from_micros(if i % 2 == 0 {
-            sequence.below(span_us)
+        // Every fifth kill lands right after a member was reported spawned,
+        // before the last: whatever the machine's speed, some kills hit an
+        // owner in the middle of spawning.
+        let when = if i % 5 == 4 && members > 1 {
+            When::Spawned(1 + sequence.below(members - 1))
         } else {
-            first_from + sequence.below(first_len)
-        });
-        let (run, lived) = kill_owner(members, Some(delay));
+            When::After(Duration::from_micros(if i % 2 == 0 {
+                sequence.below(span_us)
+            } else {
+                first_from + sequence.below(first_len)
+            }))
+        };
+        let (run, lived) = kill_owner(members, when);
         println!(
             "killed owner {} after {lived:.1?}: {} of {members} spawned{}, {} pids printed, \
              pipe {}{}",
@@ -1020,13 +1065,14 @@ fn killing_the_owner_at_any_moment_leaves_no_member() {
         "processes that ran (or that the test cannot see) outlived their killed owner: {ran:?}"
     );
     if cfg!(windows) && never_ran > 0 {
-        skip(
+        known_failure(
             "killing_the_owner_at_any_moment_leaves_no_member",
             &format!(
                 "{kills_with_gap} of {} kills left a child that never ran ({never_ran} in all, \
                  {unseen} of them a process Wine created but never started): the owner died \
                  between CreateProcess and AssignProcessToJobObject, and std cannot create a \
-                 process inside a job; every member that ran died",
+                 process inside a job (issue #13, native spawn, closes it); every member that \
+                 ran died",
                 runs.len()
             ),
         );
@@ -1034,20 +1080,12 @@ fn killing_the_owner_at_any_moment_leaves_no_member() {
         assert_eq!(survivors, 0, "processes outlived their killed owner");
     }
     assert!(dirs_left.is_empty(), "left behind: {dirs_left:?}");
-    if during == 0 && kills >= 10 && under_wine() {
-        skip(
-            "killing_the_owner_at_any_moment_leaves_no_member (spread)",
-            &format!(
-                "no kill of {kills} landed while the owner was spawning this time: Wine's \
-                 process start-up varied beyond the calibration"
-            ),
-        );
-    } else {
-        assert!(
-            during > 0 || kills < 10,
-            "no kill of {kills} landed while the owner was spawning: the moments are not spread"
-        );
-    }
+    // Every fifth kill waits for a `spawned K` line: some must have landed
+    // while the owner was spawning.
+    assert!(
+        during > 0 || kills < 5 || members < 2,
+        "no kill of {kills} landed while the owner was spawning"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -1083,8 +1121,23 @@ fn a_fork_bomb_is_contained_by_a_process_limit_and_ended_at_once() {
     // At most 4^6 leaves without the limit: far more than 40, yet finite
     // should the limit fail.
     let mut bomb = KillOnDrop(spawn_into(&job, &mut quiet(&["fork-bomb", "6"])));
-    let started = Instant::now();
+    // First at the limit, however long a busy machine takes to get there;
+    // then watched for a while, pushing against it.
     let mut most = 0;
+    let reached = eventually(LONG, || {
+        let count = job.pids().unwrap().len();
+        most = most.max(count);
+        assert!(
+            count <= LIMIT as usize,
+            "{count} processes in a job limited to {LIMIT}"
+        );
+        count >= LIMIT as usize - 1
+    });
+    assert!(
+        reached,
+        "the bomb never reached the limit: at most {most} of {LIMIT}"
+    );
+    let started = Instant::now();
     let mut samples = 0;
     let mut full = 0;
     while started.elapsed() < watch {
@@ -1105,13 +1158,11 @@ fn a_fork_bomb_is_contained_by_a_process_limit_and_ended_at_once() {
         bomb.try_wait().unwrap().is_none(),
         "the bomb's root died under the limit"
     );
-    assert!(
-        most >= LIMIT as usize - 1,
-        "the bomb never reached the limit: at most {most} of {LIMIT}"
-    );
     let kill = Instant::now();
     job.terminate(1).unwrap();
-    let emptied = job.wait_timeout(Duration::from_secs(10)).unwrap();
+    // How fast is printed (and measured by `cargo xtask bench`); the
+    // deadline is against a hang.
+    let emptied = job.wait_timeout(LONG).unwrap();
     let took = kill.elapsed();
     println!(
         "fork bomb under active_processes({LIMIT}): {samples} samples over {watch:?}, at most \
@@ -1120,12 +1171,8 @@ fn a_fork_bomb_is_contained_by_a_process_limit_and_ended_at_once() {
     );
     assert!(
         emptied,
-        "still in the job 10 s after terminate: {:?}",
+        "still in the job {LONG:?} after terminate: {:?}",
         job.pids()
-    );
-    assert!(
-        took <= Duration::from_secs(1),
-        "terminate took {took:?} to empty the job (the bound is 1 s)"
     );
     bomb.wait().unwrap();
 }

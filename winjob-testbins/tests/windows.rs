@@ -33,8 +33,9 @@ const CREATE_SUSPENDED: u32 = 0x0000_0004;
 /// CTRL_BREAK with no handler.
 const STATUS_CONTROL_C_EXIT: u32 = 0xC000_013A;
 
-/// How long any single wait in these tests may take.
-const PATIENCE: Duration = Duration::from_secs(10);
+/// How long any single wait in these tests may take: against a hang only,
+/// long enough for Wine on a busy machine.
+const PATIENCE: Duration = Duration::from_secs(30);
 
 // ---------------------------------------------------------------------------
 // Helpers (the portable ones are in `common`)
@@ -687,10 +688,9 @@ fn wait_timeout_gives_up() {
     let start = Instant::now();
     assert!(!job.wait_timeout(Duration::from_millis(100)).unwrap());
     let took = start.elapsed();
-    assert!(
-        took >= Duration::from_millis(100) && took < Duration::from_secs(3),
-        "{took:?}"
-    );
+    // Never early; how late depends on the machine's load (printed).
+    println!("wait_timeout(100 ms) gave up after {took:?}");
+    assert!(took >= Duration::from_millis(100), "{took:?}");
     job.terminate(1).unwrap();
     assert!(job.wait_timeout(PATIENCE).unwrap());
     wait_child(&mut child);
@@ -703,7 +703,14 @@ fn stop_ends_the_job() {
     let mut child = spawn_in(&job, testbin().args(["tree", "1", "1", "30"]));
     let lines = Lines::of(&mut child);
     lines.pids(2, PATIENCE);
-    let stopped = job.stop(Duration::from_secs(2)).unwrap();
+    // Wine delivers no CTRL_BREAK (the kill after the grace is checked
+    // below): a short grace there, a patient one on Windows.
+    let grace = if under_wine() {
+        Duration::from_secs(2)
+    } else {
+        PATIENCE
+    };
+    let stopped = job.stop(grace).unwrap();
     assert!(job.pids().unwrap().is_empty());
     let status = wait_child(&mut child);
     match stopped {
@@ -760,7 +767,9 @@ fn many_jobs_come_and_go() {
     }
     let handles: Vec<OwnedHandle> = (0..50).map(|_| Job::new().unwrap().into()).collect();
     drop(handles);
-    assert!(start.elapsed() < PATIENCE, "took {:?}", start.elapsed());
+    // A drop that failed to join its thread would hang here; how long the
+    // 250 take depends on the machine (printed).
+    println!("250 jobs created and dropped in {:?}", start.elapsed());
 }
 
 // ---------------------------------------------------------------------------
@@ -794,9 +803,10 @@ fn exit_of(event: &Event) -> Option<(u32, Option<ProcessExit>)> {
 }
 
 /// Checks that every pid in `members` has exactly one `NewProcess` and,
-/// after it, exactly one exit, that nobody else appears, and that `Empty`
-/// comes once, last.
-fn assert_complete(seen: &[Event], members: &HashSet<u32>) {
+/// after it, exactly one exit, that nobody else appears (but for at most
+/// `retries` processes Wine created for spawns it failed with its transient
+/// error 1359), and that `Empty` comes once, last.
+fn assert_complete(seen: &[Event], members: &HashSet<u32>, retries: usize) {
     let new: Vec<u32> = seen
         .iter()
         .filter_map(|e| match e {
@@ -809,10 +819,17 @@ fn assert_complete(seen: &[Event], members: &HashSet<u32>) {
         .filter_map(exit_of)
         .map(|(pid, _)| pid)
         .collect();
-    assert_eq!(new.len(), members.len(), "one NewProcess each: {seen:?}");
-    assert_eq!(exits.len(), members.len(), "one exit each: {seen:?}");
-    assert_eq!(&new.iter().copied().collect::<HashSet<u32>>(), members);
-    assert_eq!(&exits.iter().copied().collect::<HashSet<u32>>(), members);
+    let new_set: HashSet<u32> = new.iter().copied().collect();
+    let exit_set: HashSet<u32> = exits.iter().copied().collect();
+    assert_eq!(new.len(), new_set.len(), "one NewProcess each: {seen:?}");
+    assert_eq!(exits.len(), exit_set.len(), "one exit each: {seen:?}");
+    assert!(new_set.is_superset(members), "a NewProcess each: {seen:?}");
+    assert!(exit_set.is_superset(members), "an exit each: {seen:?}");
+    assert!(exit_set.is_subset(&new_set), "exits of strangers: {seen:?}");
+    assert!(
+        new_set.len() <= members.len() + retries,
+        "processes beyond the members and {retries} retried spawn(s): {seen:?}"
+    );
     for pid in members {
         let start = seen
             .iter()
@@ -857,16 +874,14 @@ fn terminate_reports_every_member_exited_then_empty() {
     let job = Job::new().unwrap();
     let events = job.events().unwrap();
     let mut child = spawn_in(&job, testbin().args(["tree", "1", "3", "30"]));
-    let members: HashSet<u32> = Lines::of(&mut child)
-        .pids(4, PATIENCE)
-        .into_iter()
-        .collect();
+    let (members, retries) = Lines::of(&mut child).pids_and_retries(4, PATIENCE);
+    let members: HashSet<u32> = members.into_iter().collect();
     wait_for_members(&job, 4, PATIENCE);
     let killed = Instant::now();
     job.terminate(42).unwrap();
     let seen = events_until_empty(&events);
     println!("Empty {:?} after terminate; {seen:?}", killed.elapsed());
-    assert_complete(&seen, &members);
+    assert_complete(&seen, &members, retries);
     let root = seen
         .iter()
         .filter_map(exit_of)
@@ -914,7 +929,7 @@ fn empty_comes_once_per_emptying() {
     for round in 0..2 {
         let mut child = spawn_in(&job, testbin().args(["exit", "0"]));
         let seen = events_until_empty(&events);
-        assert_complete(&seen, &HashSet::from([child.id()]));
+        assert_complete(&seen, &HashSet::from([child.id()]), 0);
         assert!(pids.insert(child.id()), "round {round}: a pid came back");
         wait_child(&mut child);
         assert_eq!(
@@ -974,7 +989,11 @@ fn events_of_an_opened_job_are_unsupported() {
     assert_eq!(e.kind(), io::ErrorKind::Unsupported, "{e}");
     assert!(e.to_string().contains("completion port"), "{e}");
     let mut child = spawn_in(&opened, testbin().args(["exit", "0"]));
-    assert_complete(&events_until_empty(&events), &HashSet::from([child.id()]));
+    assert_complete(
+        &events_until_empty(&events),
+        &HashSet::from([child.id()]),
+        0,
+    );
     wait_child(&mut child);
 }
 
@@ -988,16 +1007,19 @@ fn accounting_counts_every_process() {
     assert_eq!(empty.total_processes, Some(0));
     assert_eq!(empty.active_processes, Some(0));
     let mut child = spawn_in(&job, testbin().args(["tree", "1", "3", "0"]));
+    let (_, retries) = Lines::of(&mut child).pids_and_retries(4, PATIENCE);
     assert!(job.wait_timeout(PATIENCE).unwrap());
     wait_child(&mut child);
     let acct = job.accounting().unwrap();
     println!("{acct}");
-    assert_eq!(acct.total_processes, Some(4));
+    // Four, and a process for each spawn Wine failed after creating it.
+    let total = acct.total_processes.expect("total_processes");
+    assert!((4..=4 + retries as u64).contains(&total), "{acct:?}");
     assert_eq!(acct.active_processes, Some(0));
     if under_wine() {
         // `Accounting` is non-exhaustive: built from the default.
         let mut counts_only = winjob::Accounting::default();
-        counts_only.total_processes = Some(4);
+        counts_only.total_processes = Some(total);
         counts_only.active_processes = Some(0);
         assert_eq!(acct, counts_only, "Wine's zeros must not be reported");
         skip(
@@ -1025,7 +1047,13 @@ fn accounting_through_a_query_only_handle() {
     let acct = query.accounting().unwrap();
     assert_eq!(acct.active_processes, Some(1));
     assert_eq!(acct.total_processes, Some(1));
-    assert_eq!(acct, job.accounting().unwrap());
+    // Through the full handle too (the times and I/O of the live child move
+    // on between the two reads; its counts do not).
+    let full = job.accounting().unwrap();
+    assert_eq!(
+        (full.active_processes, full.total_processes),
+        (acct.active_processes, acct.total_processes)
+    );
     job.terminate(1).unwrap();
     wait_child(&mut child);
 }

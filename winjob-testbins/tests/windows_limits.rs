@@ -620,15 +620,11 @@ fn process_time_limit_ends_the_process() {
         .limits(Limits::new().process_cpu_time(Duration::from_millis(300)))
         .create()
         .unwrap();
-    let started = std::time::Instant::now();
+    // Unlimited, the spinner would exit with success after 15 s of wall
+    // time; the limit ends it with a failure, however busy the machine.
     let mut child = spawn_in(&job, &["spin", "15"]);
     let status = wait_exit(&mut child);
     assert!(!status.success(), "{status:?}");
-    assert!(
-        started.elapsed() < Duration::from_secs(10),
-        "{:?}",
-        started.elapsed()
-    );
 }
 
 #[test]

@@ -89,6 +89,33 @@ impl Lines {
         }
     }
 
+    /// Collects `count` pids from `pid N` lines, and counts the `retry 1359`
+    /// lines among them: the spawns the helper retried after Wine's
+    /// transient error, each of which may have put a process Wine created in
+    /// the job for a moment (it never runs the helper, so prints no pid). A
+    /// test counting a job's processes allows that many more. Each `retry`
+    /// line comes before the pid of the spawn retried. Fails the test after
+    /// `timeout` per line.
+    pub(crate) fn pids_and_retries(&self, count: usize, timeout: Duration) -> (Vec<u32>, usize) {
+        let mut pids = Vec::new();
+        let mut retries = 0;
+        while pids.len() < count {
+            match self.next(timeout) {
+                Some(line) if line == "retry 1359" => retries += 1,
+                Some(line) => {
+                    if let Some(pid) = line.strip_prefix("pid ") {
+                        pids.push(pid.parse().expect("pid line"));
+                    }
+                }
+                None => panic!(
+                    "only {} of {count} pids arrived within {timeout:?} a line",
+                    pids.len()
+                ),
+            }
+        }
+        (pids, retries)
+    }
+
     /// Collects `count` pids from `pid N` lines, failing the test after
     /// `timeout`.
     pub(crate) fn pids(&self, count: usize, timeout: Duration) -> Vec<u32> {
@@ -199,6 +226,14 @@ pub(crate) fn retry<T>(mut spawn: impl FnMut() -> std::io::Result<T>) -> std::io
 /// Prints why a test is skipped, in one greppable form.
 pub(crate) fn skip(test: &str, reason: &str) {
     println!("skipped: {test}: {reason}");
+}
+
+/// Prints that a test met a known defect, in one greppable form: the test
+/// passes, and `cargo xtask ci` lists it as a known failure, never as a
+/// skip. Only for a defect with an open issue; once it is fixed, the test
+/// asserts instead.
+pub(crate) fn known_failure(test: &str, why: &str) {
+    println!("known failure: {test}: {why}");
 }
 
 pub(crate) const LONG: Duration = Duration::from_secs(20);
