@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use winjob::os::linux::{JobBuilderExt, JobExt};
-use winjob::{Job, Mode};
+use winjob::{Job, Limits, Mode};
 
 /// True while `/proc/<pid>` shows a process that is not a zombie.
 fn alive(pid: u32) -> bool {
@@ -214,6 +214,53 @@ fn a_spawn_into_a_removed_cgroup_fails_and_runs_nothing() {
     println!("spawn into a removed cgroup: {e}");
     assert_eq!(e.raw_os_error(), Some(19), "ENODEV expected: {e}");
     assert!(!marker.exists(), "the program ran outside the job");
+}
+
+/// `Job::spawn` leaves the caller's `Command` working as it did: spawned
+/// again on its own, it runs outside the job and without the job's limits,
+/// while the job lives and once it is gone (the `pre_exec` hook stays on
+/// it, disarmed). Process-group mode leaves the process group set, as
+/// documented: a later spawn fails once the group is gone.
+#[test]
+fn a_command_spawned_into_a_job_runs_outside_it_afterwards() {
+    let own = fs::read_to_string("/proc/self/cgroup").unwrap();
+    let job = Job::builder()
+        .limits(Limits::new().process_memory(256 << 20))
+        .create()
+        .unwrap();
+    let mut command = std::process::Command::new("sh");
+    // The address-space limit (KiB), then the cgroups.
+    command
+        .args(["-c", "ulimit -v; cat /proc/self/cgroup"])
+        .stdout(Stdio::piped());
+    let run = |command: &mut std::process::Command| -> io::Result<String> {
+        let out = command.output()?;
+        assert!(out.status.success(), "{out:?}");
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let inside = job.spawn(&mut command).unwrap().wait_with_output().unwrap();
+    let inside = String::from_utf8_lossy(&inside.stdout).into_owned();
+    let (limit, cgroups) = inside.split_once('\n').unwrap();
+    assert_eq!(limit, "262144", "the job's process_memory: {inside}");
+    if job.cgroup_path().is_some() {
+        assert_ne!(cgroups, own, "the child was not in the job");
+    }
+    let mut job = Some(job);
+    for when in ["while the job lives", "once the job is gone"] {
+        if when == "once the job is gone" {
+            drop(job.take());
+        }
+        match run(&mut command) {
+            Ok(outside) => {
+                assert_eq!(outside, format!("unlimited\n{own}"), "{when}");
+            }
+            // The group's leader has exited: the group is gone.
+            Err(e) if mode() == Mode::ProcessGroup => {
+                assert_eq!(e.kind(), io::ErrorKind::PermissionDenied, "{when}: {e}");
+            }
+            Err(e) => panic!("{when}: {e}"),
+        }
+    }
 }
 
 /// A killed guardian is replaced at the next registration, and the new one

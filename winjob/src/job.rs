@@ -147,6 +147,24 @@ impl Job {
     /// If anything fails after the process was created, it is killed and
     /// reaped before the error is returned: no suspended or stray child is left.
     ///
+    /// # What it leaves on `command`
+    ///
+    /// The same `command` spawned again on its own starts outside the job,
+    /// with none of its limits, whether the job still exists or not. But
+    /// `std::process::Command` has no way to take settings off again, so:
+    ///
+    /// - Linux: the `pre_exec` hook that does the work between `fork` and
+    ///   `exec` stays on `command`, doing nothing outside `Job::spawn`; it
+    ///   makes std `fork` (instead of `posix_spawn`) for every later spawn of
+    ///   this `command`, and a `fork` costs more the more memory the caller
+    ///   holds. In process-group mode the process group stays set too: a
+    ///   later spawn joins that group, or fails with `PermissionDenied` once
+    ///   it is gone.
+    /// - Windows: the creation flags are put back as they were (0, or what
+    ///   `spawn_with_flags` was given).
+    ///
+    /// A fresh `Command` for each spawn into a job avoids all of this.
+    ///
     /// # Errors
     ///
     /// The error of spawning (`NotFound` for a missing program, …), of the

@@ -46,8 +46,8 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 use super::detect::SHELL;
 use super::spawn;
@@ -144,16 +144,10 @@ impl Ticket {
             let g = guard
                 .as_mut()
                 .ok_or_else(|| io::Error::other("the guardian did not start"))?;
-            let armed = Arc::new(AtomicBool::new(true));
             let prefix = format!("+{} {} ", self.id, self.kind.word());
-            spawn::register_leader(
-                command,
-                g.stream.as_raw_fd(),
-                prefix.into_bytes(),
-                Arc::clone(&armed),
-            )?;
+            let armed = spawn::register_leader(command, g.stream.as_raw_fd(), prefix.into_bytes())?;
             let spawned = command.spawn();
-            armed.store(false, Ordering::SeqCst);
+            drop(armed);
             match spawned {
                 Ok(child) => {
                     g.jobs

@@ -290,11 +290,11 @@ impl Job {
         let settings = self.lock_limits().spawn_settings();
         let child = match &self.tracker {
             Tracker::Cgroup { cgroup, .. } => {
-                spawn::prepare(command, Some(cgroup.procs.clone()), settings);
+                let _armed = spawn::prepare(command, Some(cgroup.procs.clone()), settings);
                 command.spawn()?
             }
             Tracker::Group(group) => {
-                spawn::prepare(command, None, settings);
+                let _armed = spawn::prepare(command, None, settings);
                 group.spawn(command)?
             }
         };

@@ -15,6 +15,13 @@
 //! If any step fails, std reports the error from `spawn` and the program never
 //! runs (fail-closed).
 //!
+//! A `pre_exec` hook cannot be taken off a `Command` again, so the hook is
+//! armed only for the one `spawn` that `Job::spawn` makes ([`Armed`]): the
+//! same `Command` spawned later on its own starts outside the job, with no
+//! limit of it, whether the job is alive or gone. What stays is the hook
+//! itself, which makes std fork for that `Command` from then on (and, in
+//! process-group mode, the process group `Job::spawn` set on it).
+//!
 //! In process-group mode, the first process of a kill-on-drop job's group
 //! (its leader, whose pid becomes the group id) also registers the group with
 //! the guardian itself, from the same hook ([`register_leader`]): the parent
@@ -40,16 +47,40 @@ use rustix::process::{Resource, Rlimit};
 
 use super::limits::SpawnSettings;
 
-/// Adds the hook that moves the child into the job's cgroup (`main`, none in
-/// process-group mode) and applies `settings`.
-///
-/// The closure owns references to the descriptors, so a `Command` that is
-/// spawned again after the job is gone writes to still-open descriptors of
-/// removed cgroups, fails with `ENODEV`, and runs nothing.
-pub(crate) fn prepare(command: &mut Command, main: Option<Arc<OwnedFd>>, settings: SpawnSettings) {
-    if main.is_none() && settings.is_empty() {
-        return; // Nothing to do in the child: keep std's posix_spawn path.
+/// A hook's switch: on while it lives, off (for good) once dropped. The hook
+/// does its work only while on, that is during the one `spawn` the caller
+/// makes while holding this.
+pub(crate) struct Armed(Arc<AtomicBool>);
+
+impl Armed {
+    fn new() -> (Armed, Arc<AtomicBool>) {
+        let on = Arc::new(AtomicBool::new(true));
+        (Armed(Arc::clone(&on)), on)
     }
+}
+
+impl Drop for Armed {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
+}
+
+/// Adds the hook that moves the child into the job's cgroup (`main`, none in
+/// process-group mode) and applies `settings`, for as long as the returned
+/// [`Armed`] lives: the caller spawns once, then drops it.
+///
+/// `None` if there is nothing to do in the child: no hook is added, and std
+/// keeps its `posix_spawn` path.
+#[must_use = "the hook works only while the returned switch lives"]
+pub(crate) fn prepare(
+    command: &mut Command,
+    main: Option<Arc<OwnedFd>>,
+    settings: SpawnSettings,
+) -> Option<Armed> {
+    if main.is_none() && settings.is_empty() {
+        return None;
+    }
+    let (switch, armed) = Armed::new();
     // Everything the child needs is built here, in the parent.
     let procs: Vec<Arc<OwnedFd>> = main.into_iter().chain(settings.procs).collect();
     let affinity = settings.affinity.map(|cpus| {
@@ -65,6 +96,11 @@ pub(crate) fn prepare(command: &mut Command, main: Option<Arc<OwnedFd>>, setting
     let cpu_seconds = settings.cpu_seconds;
     let nice = settings.nice;
     let hook = move || -> io::Result<()> {
+        // A lock-free load: async-signal-safe. Off: a later spawn of the
+        // same `Command`, outside the job.
+        if !armed.load(Ordering::SeqCst) {
+            return Ok(());
+        }
         // Only system calls on values prepared in the parent: no allocation,
         // no lock. Errors become `io::Error` from a raw code (no allocation).
         let os = |e: rustix::io::Errno| io::Error::from_raw_os_error(e.raw_os_error());
@@ -97,14 +133,15 @@ pub(crate) fn prepare(command: &mut Command, main: Option<Arc<OwnedFd>>, setting
     };
     // SAFETY: `pre_exec` requires the closure to be async-signal-safe, since
     // it runs in a child forked from a possibly multi-threaded process. It
-    // only reads values captured from the parent (dereferencing `Arc`s
-    // without touching their counts, iterating a `Vec` without growing it)
-    // and makes system calls through rustix, which neither allocate nor take
-    // locks; its error path builds an `io::Error` from a raw code, which does
-    // not allocate either.
+    // only reads values captured from the parent (an atomic load,
+    // dereferencing `Arc`s without touching their counts, iterating a `Vec`
+    // without growing it) and makes system calls through rustix, which
+    // neither allocate nor take locks; its error path builds an `io::Error`
+    // from a raw code, which does not allocate either.
     unsafe {
         command.pre_exec(hook);
     }
+    Some(switch)
 }
 
 /// The longest registration line the leader writes: `prefix`, a pid, `\n`.
@@ -120,17 +157,18 @@ const LINE_MAX: usize = 64;
 /// the owner dies, the group is registered, or the leader never runs (a
 /// failed write fails the spawn). The caller must hold the guardian's lock
 /// while it spawns, so that `socket` stays open and no other writer
-/// interleaves a line with this one, and must clear `armed` once `spawn`
-/// returns: a `Command` spawned again must not register again.
+/// interleaves a line with this one, and must drop the returned [`Armed`]
+/// once `spawn` returns: a `Command` spawned again must not register again.
+#[must_use = "the hook works only while the returned switch lives"]
 pub(crate) fn register_leader(
     command: &mut Command,
     socket: RawFd,
     prefix: Vec<u8>,
-    armed: Arc<AtomicBool>,
-) -> io::Result<()> {
+) -> io::Result<Armed> {
     if prefix.len() + 12 > LINE_MAX {
         return Err(io::Error::other("guardian registration prefix too long"));
     }
+    let (switch, armed) = Armed::new();
     let hook = move || -> io::Result<()> {
         // A lock-free load: async-signal-safe.
         if !armed.load(Ordering::SeqCst) {
@@ -183,5 +221,5 @@ pub(crate) fn register_leader(
     unsafe {
         command.pre_exec(hook);
     }
-    Ok(())
+    Ok(switch)
 }
