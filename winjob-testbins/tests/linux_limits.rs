@@ -127,8 +127,13 @@ fn a_cpu_cap_holds_a_spinner_near_it() {
         "2 s spinner capped at {rate} of {online} CPUs ({cpus} usable): {cpu:.2} s of CPU; \
          uncapped beside it: {reference:.2} s"
     );
-    // The cap is an upper bound: 0.4 s in 2 s, and a period more at most.
-    assert!(cpu <= 0.5, "{cpu} s of CPU under a 20 % cap of one CPU");
+    // The cap is an upper bound: 0.4 s in 2 s. The kernel throttles at the
+    // next tick after the quota is used up, so a tick's worth per period can
+    // overshoot, and in a VM whose virtual CPU the host stalls (the TCG VM on
+    // a busy host) a stall is charged to the running task at once: a quarter
+    // second of slack (0.55 s was seen there), still well below the 2 s an
+    // uncapped spinner takes on a CPU of its own.
+    assert!(cpu <= 0.65, "{cpu} s of CPU under a 20 % cap of one CPU");
     // And it holds the spinner near it, not far below: the spinner gets the
     // cap, or what the machine gave an uncapped one if that is less.
     assert!(
