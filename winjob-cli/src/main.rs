@@ -85,6 +85,29 @@ fn refusal(e: &clap::Error) -> (u8, Option<String>) {
     }
 }
 
+/// Writes one line on stdout. When the reader has gone away (`winjob caps |
+/// head -1`), winjob ends at once and quietly with 141, the status a shell
+/// reports for a tool that `SIGPIPE` ended (what a coreutils tool does),
+/// instead of panicking; any other write error is winjob's failure (125).
+pub(crate) fn say(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout
+        .write_fmt(line)
+        .and_then(|()| stdout.write_all(b"\n"))
+        .and_then(|()| stdout.flush())
+    {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(EXIT_BROKEN_PIPE);
+        }
+        eprintln!("winjob: cannot write to stdout: {e}");
+        std::process::exit(i32::from(EXIT_FAILURE));
+    }
+}
+
+/// What `say` exits with when stdout's reader has gone: 128 + `SIGPIPE` (13).
+const EXIT_BROKEN_PIPE: i32 = 141;
+
 /// Prints `winjob: message` on stderr and returns `code`.
 pub(crate) fn fail(message: &str, code: u8) -> ExitCode {
     eprintln!("winjob: {message}");

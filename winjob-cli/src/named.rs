@@ -6,7 +6,7 @@ use serde_json::json;
 use winjob::{Job, Stopped};
 
 use crate::cli::{CapsArgs, KillArgs, NameArgs};
-use crate::{EXIT_FAILURE, EXIT_USAGE, fail};
+use crate::{EXIT_FAILURE, EXIT_USAGE, fail, say};
 
 /// `winjob caps`.
 pub(crate) fn caps(args: &CapsArgs) -> ExitCode {
@@ -29,9 +29,9 @@ pub(crate) fn caps(args: &CapsArgs) -> ExitCode {
             "reason": caps.reason,
             "limits": limits,
         });
-        println!("{value}");
+        say(format_args!("{value}"));
     } else {
-        println!("{caps}");
+        say(format_args!("{caps}"));
     }
     ExitCode::SUCCESS
 }
@@ -63,13 +63,16 @@ pub(crate) fn ps(args: &NameArgs) -> ExitCode {
     processes.sort_unstable_by_key(|p| p.pid);
     if args.json {
         match serde_json::to_string(&processes) {
-            Ok(text) => println!("{text}"),
+            Ok(text) => say(format_args!("{text}")),
             Err(e) => return fail(&format!("cannot write JSON: {e}"), EXIT_FAILURE),
         }
     } else {
-        println!("{:>8} {:>10} {:>10} NAME", "PID", "CPU", "MEMORY");
+        say(format_args!(
+            "{:>8} {:>10} {:>10} NAME",
+            "PID", "CPU", "MEMORY"
+        ));
         for process in processes {
-            println!("{process}");
+            say(format_args!("{process}"));
         }
     }
     ExitCode::SUCCESS
@@ -92,11 +95,11 @@ pub(crate) fn stat(args: &NameArgs) -> ExitCode {
     };
     if args.json {
         match serde_json::to_string(&acct) {
-            Ok(text) => println!("{text}"),
+            Ok(text) => say(format_args!("{text}")),
             Err(e) => return fail(&format!("cannot write JSON: {e}"), EXIT_FAILURE),
         }
     } else {
-        println!("{acct}");
+        say(format_args!("{acct}"));
     }
     ExitCode::SUCCESS
 }

@@ -18,6 +18,25 @@ use crate::{EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_LIMIT, EXIT_TIMEOUT, EXIT_USAGE
 
 /// How often the main loop looks at PROGRAM and the job.
 const POLL: Duration = Duration::from_millis(20);
+
+/// The flag that sets `limit` (a library name from [`LIMIT_FLAGS`]).
+fn flag_of(limit: &str) -> &'static str {
+    LIMIT_FLAGS
+        .iter()
+        .find(|(l, _)| *l == limit)
+        .map_or("a limit", |(_, flag)| flag)
+}
+
+/// The library's name of each limit `winjob run` sets, and its flag.
+const LIMIT_FLAGS: [(&str, &str); 7] = [
+    ("job_memory", "--memory"),
+    ("process_memory", "--process-memory"),
+    ("active_processes", "--max-processes"),
+    ("cpu_rate", "--cpu-rate"),
+    ("job_cpu_time", "--cpu-time"),
+    ("priority", "--priority"),
+    ("affinity", "--affinity"),
+];
 /// How long the report waits, after the job ended, for the `Empty` event
 /// that closes the tree's events: only against one that never comes.
 const END_EVENTS_WAIT: Duration = Duration::from_secs(10);
@@ -81,44 +100,45 @@ struct Io {
 pub(crate) fn limits(args: &RunArgs) -> Result<Limits, String> {
     let mut limits = Limits::new();
     // (library name, flag)
-    let mut wanted: Vec<(&str, &str)> = Vec::new();
+    let mut wanted: Vec<&str> = Vec::new();
     if let Some(bytes) = args.memory {
         limits = limits.job_memory(bytes);
-        wanted.push(("job_memory", "--memory"));
+        wanted.push("job_memory");
     }
     if let Some(bytes) = args.process_memory {
         limits = limits.process_memory(bytes);
-        wanted.push(("process_memory", "--process-memory"));
+        wanted.push("process_memory");
     }
     if let Some(n) = args.max_processes {
         limits = limits.active_processes(n);
-        wanted.push(("active_processes", "--max-processes"));
+        wanted.push("active_processes");
     }
     if let Some(percent) = args.cpu_rate {
         let rate = CpuRate::percent(percent).map_err(|e| format!("--cpu-rate: {e}"))?;
         limits = limits.cpu_rate(rate);
-        wanted.push(("cpu_rate", "--cpu-rate"));
+        wanted.push("cpu_rate");
     }
     if let Some(time) = args.cpu_time {
         limits = limits.job_cpu_time(time);
-        wanted.push(("job_cpu_time", "--cpu-time"));
+        wanted.push("job_cpu_time");
     }
     if let Some(priority) = &args.priority {
         let priority = priority
             .parse()
             .map_err(|e: std::io::Error| format!("--priority: {e}"))?;
         limits = limits.priority(priority);
-        wanted.push(("priority", "--priority"));
+        wanted.push("priority");
     }
     if let Some(cpus) = &args.affinity {
         limits = limits.affinity(cpus.clone());
-        wanted.push(("affinity", "--affinity"));
+        wanted.push("affinity");
     }
     if wanted.is_empty() {
         return Ok(limits);
     }
     let caps = winjob::capabilities().map_err(|e| format!("cannot detect capabilities: {e}"))?;
-    for (limit, flag) in wanted {
+    for limit in wanted {
+        let flag = flag_of(limit);
         let Some(support) = caps.limits.iter().find(|l| l.limit == limit) else {
             continue;
         };
@@ -399,7 +419,18 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
     let job = match builder.create() {
         Ok(job) => job,
         Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
-            return fail(&e.to_string(), EXIT_USAGE);
+            // The library names the limit; the user typed the flag.
+            let message = e.to_string();
+            return match LIMIT_FLAGS
+                .iter()
+                .find(|(limit, _)| message.starts_with(&format!("{limit} ")))
+            {
+                Some((_, flag)) => fail(&format!("{flag}: {message}"), EXIT_USAGE),
+                None if message.starts_with("job name ") => {
+                    fail(&format!("--name: {message}"), EXIT_USAGE)
+                }
+                None => fail(&message, EXIT_USAGE),
+            };
         }
         Err(e) if e.kind() == std::io::ErrorKind::Unsupported => {
             return fail(

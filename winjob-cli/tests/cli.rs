@@ -471,6 +471,23 @@ mod linux {
         assert!(lines.last().unwrap()["exit_code"] == 0);
     }
 
+    /// A reader that goes away (`winjob caps | true`) ends winjob quietly,
+    /// as it does a coreutils tool: no panic, 141 as after SIGPIPE.
+    #[test]
+    fn a_closed_stdout_ends_quietly() {
+        for args in [&["caps"][..], &["caps", "--json"]] {
+            let (reader, writer) = std::io::pipe().unwrap();
+            drop(reader);
+            let out = Command::new(WINJOB)
+                .args(args)
+                .stdout(writer)
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(141), "{args:?}: {out:?}");
+            assert_eq!(stderr(&out), "", "{args:?}");
+        }
+    }
+
     #[test]
     fn bad_flags_are_refused_and_nothing_starts() {
         let dir = scratch("badflags");
@@ -483,6 +500,11 @@ mod linux {
             (&["--process-memory", "abc"], "--process-memory"),
             (&["--max-processes", "0"], "--max-processes"),
             (&["--max-processes", "-3"], "--max-processes"),
+            // Above Linux's PID_MAX_LIMIT: refused before the kernel is asked.
+            (&["--max-processes", "4194305"], "4194304"),
+            // A cgroup's own file, not a job.
+            (&["--name", "cgroup.procs"], "reserved"),
+            (&["--name", "memory.max"], "reserved"),
             (&["--cpu-rate", "0"], "--cpu-rate"),
             (&["--cpu-rate", "150"], "--cpu-rate"),
             (&["--cpu-time", "1x"], "--cpu-time"),

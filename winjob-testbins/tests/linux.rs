@@ -330,6 +330,33 @@ fn linux_name_rules() {
         let e = Job::builder().name(bad).create().unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{bad:?}: {e}");
     }
+    // The names of a cgroup's own files: refused as such, not as a job that
+    // exists (which is what mkdir would say).
+    for reserved in ["cgroup.procs", "memory.max", "pids.events", "tasks"] {
+        let e = Job::builder().name(reserved).create().unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{reserved:?}: {e}");
+        assert!(e.to_string().contains("reserved"), "{reserved:?}: {e}");
+    }
+    // A name that merely contains a dot is fine.
+    let name = format!("{}.d", unique_name("dotted"));
+    match Job::builder().name(&name).create() {
+        Ok(job) => assert_eq!(job.name(), Some(name.as_str())),
+        Err(e) => assert_eq!(mode(), Mode::ProcessGroup, "{name:?}: {e}"),
+    }
+}
+
+/// `pids.max` takes at most the kernel's PID_MAX_LIMIT: a larger process
+/// limit is refused as bad input before anything is written, naming the
+/// bound, in every mode.
+#[test]
+fn a_process_limit_above_pid_max_limit_is_refused() {
+    let e = Job::builder()
+        .limits(Limits::new().active_processes(4_194_305))
+        .create()
+        .unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{e}");
+    assert!(e.to_string().contains("4194304"), "{e}");
+    assert!(e.to_string().starts_with("active_processes "), "{e}");
 }
 
 /// Members that exit on SIGTERM are not killed.

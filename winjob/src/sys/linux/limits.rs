@@ -51,6 +51,13 @@ use crate::{CpuRate, CpuSet, CpuWeight, LimitSupport, Limits, Mode};
 /// default).
 const CPU_PERIOD_US: u64 = 100_000;
 
+/// The kernel's `PID_MAX_LIMIT`: the most tasks Linux can have at once, and
+/// the highest number `pids.max` takes (4 Mi on 64-bit, 32 Ki on 32-bit).
+#[cfg(target_pointer_width = "64")]
+const PID_MAX_LIMIT: u32 = 4 * 1024 * 1024;
+#[cfg(not(target_pointer_width = "64"))]
+const PID_MAX_LIMIT: u32 = 32 * 1024;
+
 /// A controller of the portable limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Controller {
@@ -218,6 +225,14 @@ impl LimitState {
 
     /// Applies `new` (validated) in place of the current limits.
     pub(crate) fn apply(&mut self, target: &Target<'_>, new: &Limits) -> io::Result<()> {
+        if let Some(count) = new.active_processes
+            && count > PID_MAX_LIMIT
+        {
+            return Err(invalid_input(format!(
+                "active_processes of {count} is above {PID_MAX_LIMIT}, the most tasks Linux can \
+                 have (PID_MAX_LIMIT), which is also the most pids.max accepts"
+            )));
+        }
         let job_time_cgroup = match (&new.job_cpu_time, &target.shared) {
             (None, _) => None,
             (Some(_), Some(cgroup)) => Some(Arc::clone(cgroup)),

@@ -44,7 +44,9 @@
 //! - Process groups are escapable (`setsid`), and an existing process other
 //!   than the caller cannot be moved into one.
 //! - Breakaway does not exist: a member can leave a cgroup only with write
-//!   access to a common ancestor's `cgroup.procs` (root can).
+//!   access to a common ancestor's `cgroup.procs`: root can, and in a
+//!   delegated scope (the unprivileged setup) so can any process of the same
+//!   user, members included, since the scope and the job root are theirs.
 //! - Nested jobs (a job inside another job's directory) are not created by this
 //!   API yet; members of cgroups below a job's directory are listed and killed
 //!   with it.
@@ -552,7 +554,43 @@ fn check_name(name: &str) -> io::Result<()> {
             "job name {name:?} contains a control character"
         )));
     }
+    if let Some(file) = cgroup_file_name(name) {
+        return Err(invalid_input(format!(
+            "job name {name:?} is reserved: a cgroup directory holds its own files under names \
+             like it ({file}); choose a name without a \"{}\" prefix",
+            file.split_once('.').map_or(file, |(prefix, _)| prefix)
+        )));
+    }
     Ok(())
+}
+
+/// The cgroup interface file a job name would clash with in a job root, if
+/// any: `<controller or "cgroup">.<anything>` (v2 and v1 alike), and v1's
+/// unprefixed `tasks`, `notify_on_release` and `release_agent`.
+fn cgroup_file_name(name: &str) -> Option<&str> {
+    const PREFIXES: [&str; 16] = [
+        "cgroup",
+        "cpu",
+        "cpuacct",
+        "cpuset",
+        "io",
+        "blkio",
+        "memory",
+        "pids",
+        "hugetlb",
+        "rdma",
+        "misc",
+        "freezer",
+        "devices",
+        "net_cls",
+        "net_prio",
+        "perf_event",
+    ];
+    const PLAIN: [&str; 3] = ["tasks", "notify_on_release", "release_agent"];
+    let prefixed = name
+        .split_once('.')
+        .is_some_and(|(prefix, _)| PREFIXES.contains(&prefix));
+    (prefixed || PLAIN.contains(&name)).then_some(name)
 }
 
 /// The mode and root for a job, from the builder's options and the detection.
