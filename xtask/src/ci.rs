@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::isolate::Isolation;
+use crate::isolate::{self, Isolation};
 use crate::run::{Counts, Failed, Outcome, cargo, cargo_test, cargo_test_command, run, target_dir};
 use crate::{bindings, stress, vm, wine};
 
@@ -227,13 +227,22 @@ pub(crate) fn mode_root(mode: &str) -> Result<Option<PathBuf>, String> {
 }
 
 /// After a suite, the job root must hold no job directory and no helper
-/// process may be running. Directories of jobs left running are removed by
-/// the guardian within a second of their last process exiting, so wait a
-/// little for them.
+/// process may be running, in the mode's job root and in the library's job
+/// root of every hierarchy this process is in (`<own cgroup>/winjob`, where
+/// hybrid hosts keep the v1 limits). Directories of jobs left running are
+/// removed by the guardian soon after their last process exits, which a
+/// busy machine may delay: they are waited for, up to 30 s.
 pub(crate) fn no_leftovers(root: Option<&Path>) -> Result<(), String> {
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + Duration::from_secs(30);
     let mut roots: Vec<PathBuf> = root.map(Path::to_path_buf).into_iter().collect();
-    roots.extend(v1_job_roots());
+    roots.extend(
+        isolate::own_cgroups()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|dir| dir.join("winjob")),
+    );
+    roots.sort();
+    roots.dedup();
     loop {
         let dirs: Vec<String> = roots.iter().flat_map(|r| job_dirs(r)).collect();
         let helpers = helper_processes();
@@ -258,44 +267,6 @@ fn job_dirs(root: &Path) -> Vec<String> {
         .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
         .map(|e| e.path().display().to_string())
         .collect()
-}
-
-/// The library's job roots in this process's cgroup v1 hierarchies (where
-/// hybrid hosts keep the limits): `<mount>/<own path>/winjob`.
-fn v1_job_roots() -> Vec<PathBuf> {
-    let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let own = fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
-    let mut roots = Vec::new();
-    for line in own.lines() {
-        // "4:memory:/process_api/1ef8..."; v2's "0::/" is the mode's own root.
-        let mut parts = line.splitn(3, ':');
-        let (Some(_), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next())
-        else {
-            continue;
-        };
-        if controllers.is_empty() {
-            continue;
-        }
-        let mount_point = mountinfo.lines().find_map(|m| {
-            let (before, after) = m.split_once(" - ")?;
-            let options = after.split(' ').nth(2)?;
-            let is_it = after.starts_with("cgroup ")
-                && controllers
-                    .split(',')
-                    .all(|c| options.split(',').any(|o| o == c));
-            is_it
-                .then(|| before.split(' ').nth(4).map(str::to_owned))
-                .flatten()
-        });
-        if let Some(mount_point) = mount_point {
-            roots.push(
-                Path::new(&mount_point)
-                    .join(path.trim_start_matches('/'))
-                    .join("winjob"),
-            );
-        }
-    }
-    roots
 }
 
 fn helper_processes() -> Vec<u32> {

@@ -121,7 +121,7 @@ impl Drop for Isolation {
 /// This process's cgroup directory in every mounted hierarchy it is in: the
 /// v2 one and each v1 hierarchy with controllers (not named ones such as
 /// `name=systemd`).
-fn own_cgroups() -> Result<Vec<PathBuf>, String> {
+pub(crate) fn own_cgroups() -> Result<Vec<PathBuf>, String> {
     let mountinfo = fs::read_to_string("/proc/self/mountinfo")
         .map_err(|e| format!("cannot read /proc/self/mountinfo: {e}"))?;
     let own = fs::read_to_string("/proc/self/cgroup")
