@@ -21,10 +21,12 @@ end_job() {
     v2) end_v2 "$arg" ;;
     v1) end_v1 "$arg" ;;
   esac
+  # Again until it can be removed: a child forked at the moment of the kill
+  # can survive cgroup.kill (v1: the freeze) and keep the cgroup populated.
   n=0
   while [ -d "$arg" ] && ! rmdir "$arg" && [ $n -lt 200 ]; do
-    [ "$kind" = v1 ] && end_v1 "$arg"
     sleep 0.05; n=$((n + 1))
+    case $kind in v2) end_v2 "$arg" ;; v1) end_v1 "$arg" ;; esac
   done
 }
 while IFS= read -r line; do
