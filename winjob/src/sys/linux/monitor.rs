@@ -60,13 +60,23 @@ const CGROUP_EVENTS: u64 = 2;
 const COUNTERS: u64 = 3;
 const RESYNC: Duration = Duration::from_millis(200);
 /// How many forks and exits of non-members are remembered, and for how long.
+/// When the bookkeeping is full (the rest of the system forks thousands of
+/// processes a second), what is older than `RECENT_FULL_AGE` makes room for
+/// what is new, which is what matters (a member's fork whose parent the job
+/// is about to name); if that is not enough, the bookkeeping starts afresh
+/// and the subscribers get `MessagesLost`: exits of members may then be
+/// reported without their code.
 const RECENT_CAP: usize = 4096;
 const RECENT_AGE: Duration = Duration::from_secs(5);
+const RECENT_FULL_AGE: Duration = Duration::from_millis(250);
 /// How long an exit message may lag behind the process leaving its cgroup.
 /// The kernel sends it a few instructions after `cgroup_exit`, but an
-/// exiting task can be preempted in between on a busy machine; only a lost
-/// message (`MessagesLost`) should ever reach the end of this.
-const EXIT_MESSAGE_GRACE: Duration = Duration::from_secs(1);
+/// exiting task can be preempted in between, for over a second on a machine
+/// busy with hundreds of runnable tasks (a soak found one). Only an exit
+/// whose message is missing waits this long before it is reported without
+/// its code (and `Empty` after it): a lost message, which `MessagesLost`
+/// announces.
+const EXIT_MESSAGE_GRACE: Duration = Duration::from_secs(5);
 /// The connector socket's receive buffer: it holds every process event of
 /// the system until the thread reads it, and a fork storm elsewhere must not
 /// overflow it while the thread waits for a CPU. Asked with `SO_RCVBUFFORCE`
@@ -359,7 +369,8 @@ impl Watcher {
                     }
                     if self.known.contains(&parent_tgid) {
                         self.join(child_tgid);
-                    } else if self.recent_forks.len() < RECENT_CAP {
+                    } else {
+                        self.make_room();
                         self.recent_forks
                             .insert(child_tgid, (parent_tgid, Instant::now()));
                     }
@@ -370,9 +381,8 @@ impl Watcher {
                     }
                     if self.known.remove(&tgid) || self.departing.remove(&tgid).is_some() {
                         self.exited(tgid, Some(decode_status(status)));
-                    } else if self.recent_forks.contains_key(&tgid)
-                        && self.recent_exits.len() < RECENT_CAP
-                    {
+                    } else if self.recent_forks.contains_key(&tgid) {
+                        self.make_room();
                         self.recent_exits.insert(tgid, (status, Instant::now()));
                     }
                 }
@@ -401,6 +411,23 @@ impl Watcher {
                 self.known.remove(&pid);
                 self.exited(pid, Some(decode_status(status)));
             }
+        }
+    }
+
+    /// Before a fork or exit of a non-member is remembered: if the maps are
+    /// full, forgets what is older than [`RECENT_FULL_AGE`], and if that is
+    /// not enough, everything, and says that messages were lost.
+    fn make_room(&mut self) {
+        if self.recent_forks.len() < RECENT_CAP && self.recent_exits.len() < RECENT_CAP {
+            return;
+        }
+        let keep = |since: &Instant| since.elapsed() < RECENT_FULL_AGE;
+        self.recent_forks.retain(|_, (_, since)| keep(since));
+        self.recent_exits.retain(|_, (_, since)| keep(since));
+        if self.recent_forks.len() >= RECENT_CAP || self.recent_exits.len() >= RECENT_CAP {
+            self.recent_forks.clear();
+            self.recent_exits.clear();
+            self.send(Event::MessagesLost);
         }
     }
 
