@@ -293,10 +293,14 @@ impl Job {
     /// - Windows: `TerminateJobObject`; every process exits with `exit_code`.
     /// - Linux: `cgroup.kill` (cgroup v2), freeze–kill–thaw (cgroup v1) or
     ///   `killpg` (process group). Processes die of `SIGKILL`: Linux cannot
-    ///   impose an exit code, so `exit_code` is only checked, not used.
+    ///   impose an exit code, so `exit_code` is only checked, not used. In
+    ///   both cgroup modes the kill is repeated until the job is empty (a
+    ///   child forked at the very moment of a `cgroup.kill` can survive it),
+    ///   for up to 5 s.
     ///
-    /// Returns once the kill was issued; use [`Job::wait`] to wait until every
-    /// process is gone.
+    /// Returns once the kill was issued (Linux cgroup modes: once the job is
+    /// empty, or after those 5 s of rounds); use [`Job::wait`] to wait until
+    /// every process is gone.
     ///
     /// # Errors
     ///
