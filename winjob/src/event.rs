@@ -54,7 +54,7 @@ impl fmt::Display for ProcessExit {
 /// | `EndOfJobTime` | `END_OF_JOB_TIME` | — |
 /// | `EndOfProcessTime` | `END_OF_PROCESS_TIME` | exit by `SIGXCPU` (`RLIMIT_CPU`) |
 /// | `NotificationLimit` | `NOTIFICATION_LIMIT` | `memory.events` `high` |
-/// | `MessagesLost` | — | proc connector overrun (`ENOBUFS`), or a full queue |
+/// | `MessagesLost` | — | proc connector overrun (`ENOBUFS`), bookkeeping full under a fork storm, an exit message that did not come within 5 s, or a full queue |
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Event {
@@ -102,8 +102,10 @@ pub enum Event {
         /// Which limit, where the backend can say.
         limit: Option<&'static str>,
     },
-    /// Events were lost: the OS dropped some, or this subscription's queue
-    /// was full. Membership and accounting queries still tell the truth.
+    /// Events were lost: the OS dropped some, an exit's message came too late
+    /// (the exit is then reported without its code), or this subscription's
+    /// queue was full. Membership and accounting queries still tell the
+    /// truth.
     MessagesLost,
 }
 

@@ -74,8 +74,8 @@ const RECENT_FULL_AGE: Duration = Duration::from_millis(250);
 /// exiting task can be preempted in between, for over a second on a machine
 /// busy with hundreds of runnable tasks (a soak found one). Only an exit
 /// whose message is missing waits this long before it is reported without
-/// its code (and `Empty` after it): a lost message, which `MessagesLost`
-/// announces.
+/// its code (and `Empty` after it), after a `MessagesLost`: the message did
+/// not come in time.
 const EXIT_MESSAGE_GRACE: Duration = Duration::from_secs(5);
 /// The connector socket's receive buffer: it holds every process event of
 /// the system until the thread reads it, and a fork storm elsewhere must not
@@ -485,6 +485,11 @@ impl Watcher {
             .map(|(pid, _)| *pid)
             .collect();
         overdue.sort_unstable();
+        // With a connector, an exit reported without its code is a message
+        // that did not come in time: the subscribers are told first.
+        if self.connector.is_some() && !overdue.is_empty() {
+            self.send(Event::MessagesLost);
+        }
         for pid in overdue {
             self.departing.remove(&pid);
             self.exited(pid, None);
