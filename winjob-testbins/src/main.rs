@@ -343,6 +343,19 @@ fn burn(secs: f64) -> io::Result<ExitCode> {
 fn burn_cpu(secs: f64) -> io::Result<ExitCode> {
     #[cfg(target_os = "linux")]
     {
+        // What it runs under, for a test to show if it is not ended as it
+        // expects: its CPU time limit and its cgroup.
+        let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+        if let Some(line) = limits.lines().find(|l| l.starts_with("Max cpu time")) {
+            say(&format!(
+                "limit {}",
+                line.split_whitespace().collect::<Vec<_>>().join(" ")
+            ));
+        }
+        let cgroup = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+        if let Some(v2) = cgroup.lines().find_map(|l| l.strip_prefix("0::")) {
+            say(&format!("cgroup {v2}"));
+        }
         // Rounded up to whole ticks of 10 ms.
         let wanted = u64::try_from(Duration::from_secs_f64(secs).as_millis().div_ceil(10))
             .unwrap_or(u64::MAX);

@@ -210,11 +210,18 @@ fn a_process_over_its_cpu_time_is_ended() {
     let job = Job::builder().limits(limits).create().unwrap();
     // Ten seconds of CPU, however long that takes: only the limit can end
     // it after one.
-    let mut child = job.spawn(&mut helper(&["burn-cpu", "10"])).unwrap();
-    let status = child.wait().unwrap();
+    let child = job.spawn(&mut helper(&["burn-cpu", "10"])).unwrap();
+    let out = child.wait_with_output().unwrap();
     // SIGXCPU is the kernel's RLIMIT_CPU, however long the machine took to
-    // give the process its second of CPU.
-    assert_eq!(status.signal(), Some(24), "SIGXCPU expected: {status:?}");
+    // give the process its second of CPU. (The helper says what limit and
+    // cgroup it ran under.)
+    assert_eq!(
+        out.status.signal(),
+        Some(24),
+        "SIGXCPU expected: {:?}, the helper said {:?}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 /// The whole job's CPU time: enforced by a watchdog in cgroup v2 mode (the
