@@ -305,8 +305,9 @@ pub(crate) fn report(
     elapsed: Duration,
 ) {
     println!("\n==================== {title}: summary ====================");
-    let (mut passed, mut failed, mut skipped, mut known) = (0, 0, 0, 0);
+    let mut tally = Tally::default();
     for outcome in outcomes {
+        tally.add(outcome);
         let counts = match &outcome.result {
             Ok(c) => {
                 println!(
@@ -319,14 +320,10 @@ pub(crate) fn report(
                 c
             }
             Err(Failed { why, counts }) => {
-                failed += counts.failed.max(1);
                 println!("{:<48} FAILED: {why}", outcome.suite);
                 counts
             }
         };
-        passed += counts.passed;
-        skipped += counts.skipped.len();
-        known += counts.known.len();
         for s in &counts.skipped {
             println!("    skipped: {s}");
         }
@@ -341,13 +338,47 @@ pub(crate) fn report(
         println!("check FAILED: {f}");
     }
     println!("took {:.0?}", elapsed);
-    if known > 0 {
+    if tally.known > 0 {
         println!(
-            "{known} known failure(s), listed above: tests that pass while a known defect stands"
+            "{} known failure(s), listed above: tests that pass while a known defect stands",
+            tally.known
         );
     }
-    let failed = failed as usize + failures.len();
-    println!("{passed} passed, {failed} failed, {skipped} skipped");
+    tally.failed += failures.len();
+    tally.close();
+}
+
+/// What suites came to, added up for a closing line.
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    pub(crate) passed: usize,
+    /// Failed tests; a suite that failed without a failed test counts as one.
+    pub(crate) failed: usize,
+    pub(crate) skipped: usize,
+    pub(crate) known: usize,
+}
+
+impl Tally {
+    pub(crate) fn add(&mut self, outcome: &SuiteOutcome) {
+        let counts = match &outcome.result {
+            Ok(counts) => counts,
+            Err(Failed { counts, .. }) => {
+                self.failed += counts.failed.max(1) as usize;
+                counts
+            }
+        };
+        self.passed += counts.passed as usize;
+        self.skipped += counts.skipped.len();
+        self.known += counts.known.len();
+    }
+
+    /// The closing line: `N passed, N failed, N skipped`.
+    pub(crate) fn close(&self) {
+        println!(
+            "{} passed, {} failed, {} skipped",
+            self.passed, self.failed, self.skipped
+        );
+    }
 }
 
 /// The Linux integration tests in one mode, then the check for leftovers.

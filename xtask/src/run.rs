@@ -184,12 +184,6 @@ impl From<String> for Failed {
     }
 }
 
-impl std::fmt::Display for Failed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.why)
-    }
-}
-
 /// What one suite came to.
 pub(crate) type Outcome = Result<Counts, Failed>;
 

@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::Instant;
 
-use crate::ci::{report, suites};
+use crate::ci::{Tally, report, suites};
 use crate::run::Failed;
 use crate::wine;
 
@@ -109,7 +109,7 @@ pub(crate) fn run_command(args: &[&str]) -> Result<(), String> {
     };
     let started = Instant::now();
     let load = options.load.then(Load::start);
-    let (mut passed, mut failures, mut skipped) = (0, 0, 0);
+    let mut tally = Tally::default();
     // Test (or suite) → the runs it failed in.
     let mut failed: BTreeMap<String, Vec<u32>> = BTreeMap::new();
     for run in 1..=options.runs {
@@ -141,15 +141,7 @@ pub(crate) fn run_command(args: &[&str]) -> Result<(), String> {
             }
         }
         for outcome in &outcomes {
-            let counts = match &outcome.result {
-                Ok(counts) => counts,
-                Err(Failed { counts, .. }) => {
-                    failures += counts.failed.max(1);
-                    counts
-                }
-            };
-            passed += counts.passed;
-            skipped += counts.skipped.len();
+            tally.add(outcome);
         }
     }
     drop(load);
@@ -173,7 +165,7 @@ pub(crate) fn run_command(args: &[&str]) -> Result<(), String> {
         );
     }
     println!("took {:.0?}", started.elapsed());
-    println!("{passed} passed, {failures} failed, {skipped} skipped");
+    tally.close();
     if failed.is_empty() {
         Ok(())
     } else {
