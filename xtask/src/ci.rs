@@ -338,6 +338,20 @@ pub(crate) fn report(
         println!("check FAILED: {f}");
     }
     println!("took {:.0?}", elapsed);
+    // Again at the very end, for logs that keep only their tail.
+    for outcome in outcomes {
+        if let Err(Failed { why, counts }) = &outcome.result {
+            if counts.failures.is_empty() {
+                println!("FAILED: {}: {why}", outcome.suite);
+            }
+            for f in &counts.failures {
+                println!("FAILED: {}: {f}", outcome.suite);
+            }
+        }
+    }
+    for f in failures {
+        println!("FAILED: check: {f}");
+    }
     if tally.known > 0 {
         println!(
             "{} known failure(s), listed above: tests that pass while a known defect stands",
