@@ -43,6 +43,22 @@
 //!                                      time), then print "cpu SECONDS" (Linux)
 //! winjob-testbin spin SECS             spin on the CPU for SECS of wall time, then
 //!                                      print "iterations N" (how much work was done)
+//! winjob-testbin argv ARGS...         print "arg {:?}" of each argument (any bytes)
+//! winjob-testbin env NAMES...         print "env {name:?}={value:?}" or "env {name:?}
+//!                                      unset" for each, then "env-count N"
+//! winjob-testbin cwd                   print "cwd {:?}" of the working directory
+//! winjob-testbin cat                   copy stdin to stdout
+//! winjob-testbin spew BYTES            write BYTES to stdout and BYTES to stderr,
+//!                                      64 KiB at a time, alternating
+//! winjob-testbin fds                   Linux: print "fds [..]", the open descriptors
+//! winjob-testbin argv ARGS...         print "arg {:?}" of each argument (any bytes)
+//! winjob-testbin env NAMES...         print "env {name:?}={value:?}" or "env {name:?}
+//!                                      unset" for each, then "env-count N"
+//! winjob-testbin cwd                   print "cwd {:?}" of the working directory
+//! winjob-testbin cat                   copy stdin to stdout
+//! winjob-testbin spew BYTES            write BYTES to stdout and BYTES to stderr,
+//!                                      64 KiB at a time, alternating
+//! winjob-testbin fds                   Linux: print "fds [..]", the open descriptors
 //! winjob-testbin limits-seen           Windows: print "priority-class NAME" and
 //!                                      "affinity LIST" as this process sees them
 //! winjob-testbin monitor-threads      Linux: print "threads N" (own thread count)
@@ -83,6 +99,26 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 fn main() -> ExitCode {
+    // The subcommands that take any bytes, before the rest, which want
+    // UTF-8 arguments.
+    let raw: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    if raw.first().is_some_and(|a| a == "argv") {
+        // Debug of an OsStr is the same on both sides of a round trip.
+        for arg in &raw[1..] {
+            say(&format!("arg {arg:?}"));
+        }
+        return ExitCode::SUCCESS;
+    }
+    if raw.first().is_some_and(|a| a == "env") {
+        for name in &raw[1..] {
+            match std::env::var_os(name) {
+                Some(value) => say(&format!("env {name:?}={value:?}")),
+                None => say(&format!("env {name:?} unset")),
+            }
+        }
+        say(&format!("env-count {}", std::env::vars_os().count()));
+        return ExitCode::SUCCESS;
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     match run(&args) {
@@ -122,6 +158,30 @@ fn run(args: &[&str]) -> io::Result<ExitCode> {
         ["burn-cpu", secs] => burn_cpu(number(secs)?),
         ["spin", secs] => spin(number(secs)?),
         ["limits-seen"] => limits_seen(),
+        ["cwd"] => {
+            say(&format!("cwd {:?}", std::env::current_dir()?));
+            Ok(ExitCode::SUCCESS)
+        }
+        ["cat"] => {
+            io::copy(&mut io::stdin().lock(), &mut io::stdout().lock())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        ["spew", bytes] => spew(number(bytes)?),
+        #[cfg(target_os = "linux")]
+        ["fds"] => {
+            let own = format!("/proc/{}/fd", std::process::id());
+            let mut fds: Vec<u32> = std::fs::read_dir("/proc/self/fd")?
+                .flatten()
+                // Not the directory being read.
+                .filter(|e| {
+                    std::fs::read_link(e.path()).is_ok_and(|t| t != std::path::Path::new(&own))
+                })
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect();
+            fds.sort_unstable();
+            say(&format!("fds {fds:?}"));
+            Ok(ExitCode::SUCCESS)
+        }
         ["owner", "--no-kill-on-drop", depth, width] => {
             owner(false, number(depth)?, number(width)?)
         }
@@ -565,4 +625,21 @@ fn fork_bomb(depth: u32) -> io::Result<ExitCode> {
     loop {
         thread::sleep(Duration::from_secs(3600));
     }
+}
+
+/// Writes `bytes` to stdout and as many to stderr, alternating 64 KiB
+/// chunks, so that a reader that drains only one pipe deadlocks.
+fn spew(bytes: usize) -> io::Result<ExitCode> {
+    let chunk = vec![b'x'; 64 * 1024];
+    let mut left = bytes;
+    let (mut out, mut err) = (io::stdout().lock(), io::stderr().lock());
+    while left > 0 {
+        let n = left.min(chunk.len());
+        out.write_all(&chunk[..n])?;
+        err.write_all(&chunk[..n])?;
+        left -= n;
+    }
+    out.flush()?;
+    err.flush()?;
+    Ok(ExitCode::SUCCESS)
 }

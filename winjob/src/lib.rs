@@ -54,6 +54,8 @@
 
 mod accounting;
 mod capabilities;
+mod child;
+mod command;
 mod error;
 mod event;
 mod job;
@@ -65,6 +67,8 @@ mod validate;
 
 pub use crate::accounting::Accounting;
 pub use crate::capabilities::{Capabilities, LimitSupport, Mode, capabilities};
+pub use crate::child::Child;
+pub use crate::command::{Command, Stdio};
 pub use crate::event::{Event, Events, ProcessExit, QUEUE_CAP};
 pub use crate::job::{Job, JobBuilder, Stopped};
 pub use crate::limits::{CpuRate, CpuSet, CpuWeight, Limits, MAX_CPU, MIN_MEMORY_LIMIT, Priority};

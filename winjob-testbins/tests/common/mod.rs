@@ -223,6 +223,12 @@ pub(crate) fn retry<T>(mut spawn: impl FnMut() -> std::io::Result<T>) -> std::io
     }
 }
 
+/// Elsewhere, `spawn` once.
+#[cfg(not(windows))]
+pub(crate) fn retry<T>(mut spawn: impl FnMut() -> std::io::Result<T>) -> std::io::Result<T> {
+    spawn()
+}
+
 /// Prints why a test is skipped, in one greppable form.
 pub(crate) fn skip(test: &str, reason: &str) {
     println!("skipped: {test}: {reason}");

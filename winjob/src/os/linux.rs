@@ -150,3 +150,88 @@ impl JobExt for Job {
 pub fn enter_leaf_cgroup() -> io::Result<PathBuf> {
     crate::sys::enter_leaf_cgroup()
 }
+
+/// Linux settings of a [`Command`](crate::Command), as std's
+/// `std::os::unix::process::CommandExt` has them.
+pub trait CommandExt: Sealed {
+    /// The child's user id (`setuid`, after the group settings). When this
+    /// process is root and [`groups`](CommandExt::groups) is not set, the
+    /// child's supplementary groups are dropped too, as std does.
+    fn uid(&mut self, id: u32) -> &mut Self;
+
+    /// The child's group id (`setgid`).
+    fn gid(&mut self, id: u32) -> &mut Self;
+
+    /// The child's supplementary groups (`setgroups`).
+    fn groups(&mut self, groups: &[u32]) -> &mut Self;
+
+    /// Puts the child in process group `group` (`setpgid`), 0 for a new
+    /// group it leads. Outside a job, or in a cgroup job; a process-group
+    /// job refuses it, since its group is the job.
+    fn process_group(&mut self, group: i32) -> &mut Self;
+
+    /// Starts the child in a new session (`setsid`), detached from this
+    /// process's terminal. Refused by process-group jobs, as
+    /// [`process_group`](CommandExt::process_group).
+    fn new_session(&mut self, new: bool) -> &mut Self;
+
+    /// The child's `argv[0]`, instead of the program as given.
+    fn arg0(&mut self, arg: impl AsRef<std::ffi::OsStr>) -> &mut Self;
+}
+
+impl CommandExt for crate::Command {
+    fn uid(&mut self, id: u32) -> &mut Self {
+        self.os.uid = Some(id);
+        self
+    }
+
+    fn gid(&mut self, id: u32) -> &mut Self {
+        self.os.gid = Some(id);
+        self
+    }
+
+    fn groups(&mut self, groups: &[u32]) -> &mut Self {
+        self.os.groups = Some(groups.to_vec());
+        self
+    }
+
+    fn process_group(&mut self, group: i32) -> &mut Self {
+        self.os.process_group = Some(group);
+        self
+    }
+
+    fn new_session(&mut self, new: bool) -> &mut Self {
+        self.os.new_session = new;
+        self
+    }
+
+    fn arg0(&mut self, arg: impl AsRef<std::ffi::OsStr>) -> &mut Self {
+        self.os.arg0 = Some(arg.as_ref().to_owned());
+        self
+    }
+}
+
+/// Linux parts of a [`Child`](crate::Child).
+pub trait ChildExt: Sealed {
+    /// The child's pidfd (`CLONE_PIDFD`), for `poll`, `epoll` or an async
+    /// runtime: it becomes readable when the child exits. `None` on kernels
+    /// before 5.2, which have no pidfds.
+    fn pidfd(&self) -> Option<BorrowedFd<'_>>;
+
+    /// Which call created processes so far in this process:
+    /// `clone3(CLONE_INTO_CGROUP)`, `clone3`, `clone(CLONE_PIDFD)` or
+    /// `clone`, after the fallbacks the kernel made necessary.
+    fn spawn_method() -> &'static str
+    where
+        Self: Sized;
+}
+
+impl ChildExt for crate::Child {
+    fn pidfd(&self) -> Option<BorrowedFd<'_>> {
+        self.inner.pidfd()
+    }
+
+    fn spawn_method() -> &'static str {
+        crate::sys::spawn_method()
+    }
+}

@@ -16,4 +16,6 @@ mod sealed {
     pub trait Sealed {}
     impl Sealed for crate::Job {}
     impl Sealed for crate::JobBuilder {}
+    impl Sealed for crate::Command {}
+    impl Sealed for crate::Child {}
 }

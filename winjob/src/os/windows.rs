@@ -505,3 +505,41 @@ impl From<Job> for OwnedHandle {
         job.inner.into_handle()
     }
 }
+
+/// Windows settings of a [`Command`](crate::Command), as std's
+/// `std::os::windows::process::CommandExt` has them.
+pub trait CommandExt: Sealed {
+    /// Adds `arg` to the command line as it is, without quoting: for
+    /// programs that parse their command line in their own way (`cmd.exe
+    /// /c`, `msiexec`).
+    fn raw_arg(&mut self, arg: impl AsRef<std::ffi::OsStr>) -> &mut Self;
+
+    /// `dwCreationFlags` of `CreateProcessW` (`CREATE_NO_WINDOW`,
+    /// `CREATE_NEW_CONSOLE`, priority classes, …); the job adds its own
+    /// (`CREATE_SUSPENDED` while it assigns, `CREATE_NEW_PROCESS_GROUP`
+    /// unless the builder turned that off). With `CREATE_SUSPENDED` here the
+    /// child stays suspended, in the job, for the caller to resume.
+    fn creation_flags(&mut self, flags: u32) -> &mut Self;
+}
+
+impl CommandExt for crate::Command {
+    fn raw_arg(&mut self, arg: impl AsRef<std::ffi::OsStr>) -> &mut Self {
+        self.args
+            .push(crate::command::Arg::Raw(arg.as_ref().to_owned()));
+        self
+    }
+
+    fn creation_flags(&mut self, flags: u32) -> &mut Self {
+        self.os.creation_flags = flags;
+        self
+    }
+}
+
+/// The child's process handle (`PROCESS_ALL_ACCESS`), for
+/// `WaitForSingleObject`, `GetExitCodeProcess` and calls this crate does not
+/// wrap.
+impl std::os::windows::io::AsHandle for crate::Child {
+    fn as_handle(&self) -> BorrowedHandle<'_> {
+        self.inner.handle()
+    }
+}

@@ -37,6 +37,9 @@ impl Job {
     pub(crate) fn spawn(&self, _: &mut Command) -> io::Result<Child> {
         match *self {}
     }
+    pub(crate) fn spawn_native(&self, _: &crate::Command) -> io::Result<crate::child::Spawned> {
+        match *self {}
+    }
     pub(crate) fn assign_child(&self, _: &Child) -> io::Result<()> {
         match *self {}
     }
@@ -83,4 +86,60 @@ impl Job {
 
 pub(crate) fn capabilities() -> io::Result<Capabilities> {
     Err(none())
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CommandOptions {}
+
+/// A child that cannot exist: no value of this type is ever made.
+#[derive(Debug)]
+pub(crate) enum NativeChild {}
+
+impl NativeChild {
+    pub(crate) fn id(&self) -> u32 {
+        match *self {}
+    }
+    pub(crate) fn try_wait(&mut self) -> io::Result<Option<std::process::ExitStatus>> {
+        match *self {}
+    }
+    pub(crate) fn wait(
+        &mut self,
+        _: Option<Instant>,
+    ) -> io::Result<Option<std::process::ExitStatus>> {
+        match *self {}
+    }
+    pub(crate) fn kill(&mut self) -> io::Result<()> {
+        match *self {}
+    }
+}
+
+pub(crate) fn spawn_native(_: &crate::Command) -> io::Result<crate::child::Spawned> {
+    Err(none())
+}
+
+/// No conversion is needed where nothing can be spawned: the streams become
+/// files anyway, for a `Stdio` no spawn will use.
+#[cfg(unix)]
+fn file(fd: impl Into<std::os::fd::OwnedFd>) -> std::fs::File {
+    std::fs::File::from(fd.into())
+}
+#[cfg(unix)]
+pub(crate) fn pipe_reader_file(pipe: std::io::PipeReader) -> std::fs::File {
+    file(pipe)
+}
+#[cfg(unix)]
+pub(crate) fn pipe_writer_file(pipe: std::io::PipeWriter) -> std::fs::File {
+    file(pipe)
+}
+#[cfg(unix)]
+pub(crate) fn child_stdin_file(pipe: std::process::ChildStdin) -> std::fs::File {
+    file(pipe)
+}
+#[cfg(unix)]
+pub(crate) fn child_stdout_file(pipe: std::process::ChildStdout) -> std::fs::File {
+    file(pipe)
+}
+#[cfg(unix)]
+pub(crate) fn child_stderr_file(pipe: std::process::ChildStderr) -> std::fs::File {
+    file(pipe)
 }

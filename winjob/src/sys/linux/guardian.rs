@@ -42,7 +42,7 @@
 
 use std::collections::BTreeMap;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
@@ -50,7 +50,6 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::detect::SHELL;
-use super::spawn;
 use crate::error::with_context;
 
 const SCRIPT: &str = include_str!("guardian.sh");
@@ -124,17 +123,22 @@ impl Ticket {
         }
     }
 
-    /// Spawns `command` (set up to lead a new process group) so that the
-    /// child registers its group, by its own pid, for this ticket before it
-    /// runs the program; a registration made earlier under this ticket (a
-    /// group that has since emptied) is replaced. Holds the guardian's lock
-    /// throughout: the child writes to the guardian's socket.
+    /// Runs `spawn(socket, prefix)`, which must start the leader of a new
+    /// process group so that it sends `prefix`, its own pid and a newline
+    /// over `socket` (the guardian's) before it runs the program; a
+    /// registration made earlier under this ticket (a group that has since
+    /// emptied) is replaced. `pid` tells the leader's pid. Holds the
+    /// guardian's lock throughout: the child writes to the guardian's socket.
     ///
     /// # Errors
     ///
     /// Starting the guardian failed, or the spawn did (including the child's
     /// write to the guardian, after one restart of a guardian found dead).
-    pub(crate) fn spawn_leader(&self, command: &mut Command) -> io::Result<Child> {
+    pub(crate) fn spawn_leader<T>(
+        &self,
+        mut spawn: impl FnMut(RawFd, &[u8]) -> io::Result<T>,
+        pid: impl Fn(&T) -> u32,
+    ) -> io::Result<T> {
         let mut guard = GUARDIAN.lock().unwrap_or_else(|e| e.into_inner());
         let mut restarted = false;
         loop {
@@ -145,13 +149,10 @@ impl Ticket {
                 .as_mut()
                 .ok_or_else(|| io::Error::other("the guardian did not start"))?;
             let prefix = format!("+{} {} ", self.id, self.kind.word());
-            let armed = spawn::register_leader(command, g.stream.as_raw_fd(), prefix.into_bytes())?;
-            let spawned = command.spawn();
-            drop(armed);
-            match spawned {
+            match spawn(g.stream.as_raw_fd(), prefix.as_bytes()) {
                 Ok(child) => {
                     g.jobs
-                        .insert(self.id, format!("{} {}", self.kind.word(), child.id()));
+                        .insert(self.id, format!("{} {}", self.kind.word(), pid(&child)));
                     return Ok(child);
                 }
                 // The guardian died since the line above: once more, with a

@@ -63,6 +63,7 @@
 
 mod accounting;
 mod cgroup;
+mod child;
 mod detect;
 mod guardian;
 mod limits;
@@ -73,9 +74,12 @@ mod process;
 mod spawn;
 mod watchdog;
 
+pub(crate) use self::child::Child as NativeChild;
+pub(crate) use self::spawn::CommandOptions;
+
 use std::fmt;
 use std::io;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -87,6 +91,7 @@ use self::guardian::{Kind, Ticket};
 use self::limits::{LimitState, Target};
 use self::monitor::{Members, Monitor};
 use self::pgroup::ProcessGroup;
+use self::spawn::Placement;
 use super::CreateOptions;
 use crate::error::{invalid_input, unsupported};
 use crate::event::Broadcaster;
@@ -292,16 +297,58 @@ impl Job {
         let settings = self.lock_limits().spawn_settings();
         let child = match &self.tracker {
             Tracker::Cgroup { cgroup, .. } => {
-                let _armed = spawn::prepare(command, Some(cgroup.procs.clone()), settings);
+                let _armed = spawn::hook::prepare(command, Some(cgroup.procs.clone()), settings);
                 command.spawn()?
             }
             Tracker::Group(group) => {
-                let _armed = spawn::prepare(command, None, settings);
+                let _armed = spawn::hook::prepare(command, None, settings);
                 group.spawn(command)?
             }
         };
         self.tell_monitor(child.id());
         Ok(child)
+    }
+
+    pub(crate) fn spawn_native(
+        &self,
+        command: &crate::Command,
+    ) -> io::Result<crate::child::Spawned> {
+        let settings = self.lock_limits().spawn_settings();
+        let spawned = match &self.tracker {
+            Tracker::Cgroup { cgroup, .. } => spawn::spawn(
+                command,
+                Placement {
+                    cgroup: (cgroup.version == Version::V2).then(|| cgroup.dir_fd()),
+                    cgroup_procs: Some(cgroup.procs.as_fd()),
+                    settings: Some(settings),
+                    ..Placement::default()
+                },
+            )?,
+            Tracker::Group(group) => {
+                if command.os.process_group.is_some() || command.os.new_session {
+                    return Err(invalid_input(
+                        "process_group and new_session cannot be set on a command spawned into a \
+                         process-group job: the job's group is the job",
+                    ));
+                }
+                group.spawn_with(
+                    |process_group, register| {
+                        spawn::spawn(
+                            command,
+                            Placement {
+                                settings: Some(settings.clone()),
+                                process_group: Some(process_group),
+                                register,
+                                ..Placement::default()
+                            },
+                        )
+                    },
+                    |spawned| spawned.child.id(),
+                )?
+            }
+        };
+        self.tell_monitor(spawned.child.id());
+        Ok(spawned)
     }
 
     /// Tells the event thread, if there is one, of a process the job took in.
@@ -642,6 +689,40 @@ fn sweep_once(root: &detect::Root) {
 /// See [`crate::os::linux::enter_leaf_cgroup`].
 pub(crate) fn enter_leaf_cgroup() -> io::Result<PathBuf> {
     detect::enter_leaf()
+}
+
+/// See `os::linux::ChildExt::spawn_method`.
+pub(crate) fn spawn_method() -> &'static str {
+    spawn::method()
+}
+
+/// Starts `command` outside any job (`Command::spawn`).
+pub(crate) fn spawn_native(command: &crate::Command) -> io::Result<crate::child::Spawned> {
+    spawn::spawn(command, Placement::default())
+}
+
+/// The streams std hands out, as files for a `Stdio`.
+pub(crate) fn pipe_reader_file(pipe: std::io::PipeReader) -> std::fs::File {
+    std::fs::File::from(std::os::fd::OwnedFd::from(pipe))
+}
+pub(crate) fn pipe_writer_file(pipe: std::io::PipeWriter) -> std::fs::File {
+    std::fs::File::from(std::os::fd::OwnedFd::from(pipe))
+}
+pub(crate) fn child_stdin_file(pipe: std::process::ChildStdin) -> std::fs::File {
+    std::fs::File::from(std::os::fd::OwnedFd::from(pipe))
+}
+pub(crate) fn child_stdout_file(pipe: std::process::ChildStdout) -> std::fs::File {
+    std::fs::File::from(std::os::fd::OwnedFd::from(pipe))
+}
+pub(crate) fn child_stderr_file(pipe: std::process::ChildStderr) -> std::fs::File {
+    std::fs::File::from(std::os::fd::OwnedFd::from(pipe))
+}
+
+/// Any owned descriptor — a file, a pipe end, a socket, a terminal.
+impl From<std::os::fd::OwnedFd> for crate::Stdio {
+    fn from(fd: std::os::fd::OwnedFd) -> crate::Stdio {
+        crate::Stdio::from(std::fs::File::from(fd))
+    }
 }
 
 pub(crate) fn capabilities() -> io::Result<Capabilities> {

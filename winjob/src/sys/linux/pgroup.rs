@@ -21,6 +21,7 @@
 
 use std::fs;
 use std::io;
+use std::os::fd::RawFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command};
 use std::sync::Mutex;
@@ -31,6 +32,7 @@ use rustix::process::{Pid, Signal};
 use super::cgroup::poll_until;
 use super::guardian::{Kind, Ticket};
 use super::parse;
+use super::spawn::hook;
 use crate::error::{not_found, unsupported};
 
 #[derive(Debug)]
@@ -65,23 +67,28 @@ impl ProcessGroup {
         state.pgid
     }
 
-    pub(crate) fn spawn(&self, command: &mut Command) -> io::Result<Child> {
+    /// Spawns a member with `spawn(group, registration)`, which must start
+    /// the process in process group `group` (0: a new one, which it leads)
+    /// and, given a registration (the guardian's socket and the line's
+    /// prefix), have the leader register its group before it runs the
+    /// program. `pid` tells the new process's pid.
+    pub(crate) fn spawn_with<T>(
+        &self,
+        mut spawn: impl FnMut(i32, Option<(RawFd, &[u8])>) -> io::Result<T>,
+        pid: impl Fn(&T) -> u32,
+    ) -> io::Result<T> {
         // Held across the spawn, so that two threads spawning into an empty
         // job do not start two groups.
         let mut state = self.lock();
         refresh(&mut state);
         if let Some(pgid) = state.pgid {
-            let joined = command
-                .process_group(i32::try_from(pgid).unwrap_or(0))
-                .spawn();
-            match joined {
+            match spawn(i32::try_from(pgid).unwrap_or(0), None) {
                 Ok(child) => return Ok(child),
                 // The group emptied between the check and the spawn.
                 Err(e) if e.raw_os_error() == Some(rustix::io::Errno::PERM.raw_os_error()) => {}
                 Err(e) => return Err(e),
             }
         }
-        command.process_group(0);
         let child = if self.kill_on_drop {
             // The leader registers its group with the guardian before it
             // runs the program (see `guardian`): there is no moment in which
@@ -89,12 +96,33 @@ impl ProcessGroup {
             state
                 .ticket
                 .get_or_insert_with(|| Ticket::unregistered(Kind::ProcessGroup))
-                .spawn_leader(command)?
+                .spawn_leader(|socket, prefix| spawn(0, Some((socket, prefix))), &pid)?
         } else {
-            command.spawn()?
+            spawn(0, None)?
         };
-        state.pgid = Some(child.id());
+        state.pgid = Some(pid(&child));
         Ok(child)
+    }
+
+    /// [`spawn_with`](Self::spawn_with) for a std `Command`: the group
+    /// through `CommandExt::process_group`, the registration through a
+    /// `pre_exec` hook.
+    pub(crate) fn spawn(&self, command: &mut Command) -> io::Result<Child> {
+        self.spawn_with(
+            |group, register| {
+                command.process_group(group);
+                match register {
+                    Some((socket, prefix)) => {
+                        let armed = hook::register_leader(command, socket, prefix.to_vec())?;
+                        let spawned = command.spawn();
+                        drop(armed);
+                        spawned
+                    }
+                    None => command.spawn(),
+                }
+            },
+            Child::id,
+        )
     }
 
     /// Only the calling process can still join: a process that has run a new

@@ -170,6 +170,7 @@
 
 mod accounting;
 mod api;
+mod command;
 mod info;
 mod job;
 mod limits;
@@ -179,6 +180,10 @@ mod stop;
 
 use std::io;
 
+pub(crate) use self::command::{
+    CommandOptions, NativeChild, child_stderr_file, child_stdin_file, child_stdout_file,
+    pipe_reader_file, pipe_writer_file, spawn_native,
+};
 pub(crate) use self::job::{Job, Options, is_current_process_in_any_job, is_process_in_any_job};
 pub(crate) use self::limits::{current_affinity, current_priority_class};
 /// The public typed limit values, under the name `info.rs` and `host.rs`

@@ -112,7 +112,7 @@ const ERROR_INTERNAL_ERROR: i32 = 1359;
 
 /// `command.spawn()`, tried again (at most five times, 50 ms apart and
 /// more) while Wine fails it with its transient [`ERROR_INTERNAL_ERROR`].
-fn spawn_under_wine_retrying(command: &mut Command) -> io::Result<Child> {
+pub(super) fn spawn_under_wine_retrying(command: &mut Command) -> io::Result<Child> {
     let mut tries: u64 = 0;
     loop {
         match command.spawn() {

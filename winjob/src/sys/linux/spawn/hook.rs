@@ -45,7 +45,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use rustix::process::{Resource, Rlimit};
 
-use super::limits::SpawnSettings;
+use crate::sys::linux::limits::SpawnSettings;
 
 /// A hook's switch: on while it lives, off (for good) once dropped. The hook
 /// does its work only while on, that is during the one `spawn` the caller
