@@ -17,8 +17,9 @@
 //! 1. **Spawn + wait** of `winjob-testbin exit 0`. Each B has its own series
 //!    of pairs against A = `std::process::Command` spawn + `wait` (one series
 //!    per B, so that the work of one B, such as creating and removing a job
-//!    per spawn, never lands between the samples of another): `Job::spawn`
-//!    into one long-lived job + `wait`; `Job::new` + `Job::spawn` + `wait` +
+//!    per spawn, never lands between the samples of another): winjob's own
+//!    `Command::spawn_in` one long-lived job + `wait`; `Job::spawn` of a std
+//!    `Command` into one long-lived job + `wait`; `Job::new` + `Job::spawn` + `wait` +
 //!    drop (a job per spawn); on Windows also process-wrap's `JobObject`
 //!    wrapper (a job per spawn: `CREATE_SUSPENDED`, assign, resume through a
 //!    Toolhelp thread snapshot; the drop, which closes the job, is timed) and
@@ -29,7 +30,11 @@
 //!    also timed on its own, after 50 ms without a migration and right after
 //!    another write (moving sleeping processes into a scratch job): that is
 //!    the migration a child makes of itself between fork and exec in
-//!    `Job::spawn`, measured as the cause of the sporadic cost.
+//!    `Job::spawn`, measured as the cause of the sporadic cost. And on Linux
+//!    the same comparisons (winjob's `Command` and `Job::spawn` against std)
+//!    while this process holds 0, 1, 4 and 8 GiB of touched memory (sizes
+//!    that do not fit with 2 GiB to spare are skipped), back-to-back and, at
+//!    4 GiB, sporadic: a `fork` copies the page tables of that memory.
 //! 2. **Kill a tree** of N processes (`tree 1 N-1`: a root and N-1
 //!    children; every process has printed its pid, and the tree has run 20
 //!    ms more, before the clock starts), from the kill call until the tree is
@@ -161,6 +166,8 @@ struct Config {
     trees: Vec<usize>,
     trials: Option<usize>,
     events: usize,
+    /// Pairs per series while this process holds memory.
+    memory_pairs: usize,
     accounting_calls: usize,
     pids_calls: usize,
 }
@@ -192,6 +199,7 @@ impl Config {
                 .ok()
                 .and_then(|v| v.trim().parse().ok()),
             events: number("WINJOB_BENCH_EVENTS", if wine { 60 } else { 300 }),
+            memory_pairs: number("WINJOB_BENCH_MEMORY_PAIRS", 30),
             accounting_calls: if wine { 2000 } else { 5000 },
             pids_calls: if wine { 30 } else { 200 },
         }
@@ -235,6 +243,7 @@ fn bench() -> io::Result<Value> {
     let accounting = accounting(&config)?;
     let back_to_back = spawn_series(config.pairs, None)?;
     let sporadic = spawn_series(config.sporadic, Some(SPORADIC_GAP))?;
+    let parent_memory = parent_memory(&config)?;
     let migration = migration(&config)?;
     let events = event_latency(&config)?;
     let kill = kill_trees(&config)?;
@@ -244,6 +253,7 @@ fn bench() -> io::Result<Value> {
         "mode": caps.mode.as_str(),
         "mode_reason": caps.reason,
         "spawn": { "back_to_back": back_to_back, "sporadic": sporadic },
+        "parent_memory": parent_memory,
         "migration": migration,
         "kill": kill,
         "accounting": accounting,
@@ -309,6 +319,16 @@ fn helper(args: &[&str]) -> Command {
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null());
+    command
+}
+
+/// The helper as winjob's own `Command`, with the streams of [`helper`].
+fn native(args: &[&str]) -> winjob::Command {
+    let mut command = winjob::Command::new(HELPER);
+    command
+        .args(args)
+        .stdin(winjob::Stdio::null())
+        .stdout(winjob::Stdio::null());
     command
 }
 
@@ -397,6 +417,7 @@ impl Lines {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Variant {
     Plain,
+    Native,
     Winjob,
     WinjobNewJob,
     #[cfg(windows)]
@@ -408,7 +429,12 @@ enum Variant {
 impl Variant {
     fn all() -> Vec<Variant> {
         #[allow(unused_mut)]
-        let mut all = vec![Variant::Plain, Variant::Winjob, Variant::WinjobNewJob];
+        let mut all = vec![
+            Variant::Plain,
+            Variant::Native,
+            Variant::Winjob,
+            Variant::WinjobNewJob,
+        ];
         #[cfg(windows)]
         all.extend([Variant::ProcessWrap, Variant::Win32job]);
         all
@@ -417,6 +443,7 @@ impl Variant {
     fn key(self) -> &'static str {
         match self {
             Variant::Plain => "plain",
+            Variant::Native => "native",
             Variant::Winjob => "winjob",
             Variant::WinjobNewJob => "winjob_new_job",
             #[cfg(windows)]
@@ -429,7 +456,8 @@ impl Variant {
     fn label(self) -> &'static str {
         match self {
             Variant::Plain => "std Command::spawn + wait",
-            Variant::Winjob => "Job::spawn into one job + wait",
+            Variant::Native => "winjob Command::spawn_in one job + wait",
+            Variant::Winjob => "Job::spawn(std Command) into one job + wait",
             Variant::WinjobNewJob => "Job::new + Job::spawn + wait + drop",
             #[cfg(windows)]
             Variant::ProcessWrap => "process-wrap 10 JobObject (job per spawn) + wait + drop",
@@ -456,6 +484,12 @@ fn spawn_once(variant: Variant, jobs: &mut SpawnJobs) -> io::Result<Duration> {
         match variant {
             Variant::Plain => {
                 let status = helper(&["exit", "0"]).spawn()?.wait()?;
+                let elapsed = started.elapsed();
+                succeeded(status, what)?;
+                Ok(elapsed)
+            }
+            Variant::Native => {
+                let status = native(&["exit", "0"]).spawn_in(&jobs.winjob)?.wait()?;
                 let elapsed = started.elapsed();
                 succeeded(status, what)?;
                 Ok(elapsed)
@@ -508,6 +542,15 @@ fn spawn_once(variant: Variant, jobs: &mut SpawnJobs) -> io::Result<Duration> {
 /// every spawn. Separate series keep one variant's work (a job created and
 /// removed per spawn) out of another's samples.
 fn spawn_series(rounds: usize, gap: Option<Duration>) -> io::Result<Value> {
+    spawn_series_of(&Variant::all()[1..], rounds, gap)
+}
+
+/// [`spawn_series`] for the given variants B.
+fn spawn_series_of(
+    variants: &[Variant],
+    rounds: usize,
+    gap: Option<Duration>,
+) -> io::Result<Value> {
     let mut jobs = SpawnJobs {
         winjob: Job::new()?,
         #[cfg(windows)]
@@ -518,7 +561,7 @@ fn spawn_series(rounds: usize, gap: Option<Duration>) -> io::Result<Value> {
     };
     let started = Instant::now();
     let mut comparisons = Vec::new();
-    for variant in Variant::all().into_iter().skip(1) {
+    for &variant in variants {
         let (mut a, mut b) = (Vec::with_capacity(rounds), Vec::with_capacity(rounds));
         for round in 0..rounds + 3 {
             for (v, samples) in [(Variant::Plain, &mut a), (variant, &mut b)] {
@@ -564,6 +607,76 @@ fn spawn_series(rounds: usize, gap: Option<Duration>) -> io::Result<Value> {
         "comparisons": comparisons,
         "notes": notes,
     }))
+}
+
+// ---------------------------------------------------------------------------
+// 1c. Spawn cost against the size of the calling process
+
+/// Sizes of touched memory the bench process holds while it spawns, GiB.
+const PARENT_GIB: [usize; 4] = [0, 1, 4, 8];
+
+/// For each size in [`PARENT_GIB`] that fits in memory (2 GiB left over),
+/// this process allocates and touches that much, then runs the series of
+/// winjob's `Command` and of `Job::spawn` with a std `Command` against std's
+/// own spawn, back-to-back; at 4 GiB also sporadic. A `fork` copies the
+/// page tables of the touched memory, a `vfork`-style spawn does not: this
+/// is where they differ. Linux only (Windows has no `fork`).
+#[cfg(target_os = "linux")]
+fn parent_memory(config: &Config) -> io::Result<Value> {
+    let mut sizes = Vec::new();
+    for gib in PARENT_GIB {
+        let bytes = gib << 30;
+        if let Some(available) = mem_available()
+            && u64::try_from(bytes + (2 << 30)).unwrap_or(u64::MAX) > available
+        {
+            sizes.push(json!({
+                "gib": gib,
+                "skipped": format!(
+                    "{gib} GiB does not fit: {} MiB available",
+                    available >> 20
+                ),
+            }));
+            continue;
+        }
+        let started = Instant::now();
+        // Touch every page, so that a fork has page tables to copy.
+        let mut held = vec![0u8; bytes];
+        for page in held.chunks_mut(4096) {
+            page[0] = 1;
+        }
+        let rounds = if gib == 0 {
+            config.pairs.min(200)
+        } else {
+            config.memory_pairs
+        };
+        let back_to_back = spawn_series_of(&[Variant::Native, Variant::Winjob], rounds, None)?;
+        let sporadic = if gib == 4 {
+            spawn_series_of(
+                &[Variant::Native, Variant::Winjob],
+                config.memory_pairs.min(config.sporadic),
+                Some(SPORADIC_GAP),
+            )?
+        } else {
+            Value::Null
+        };
+        std::hint::black_box(&held);
+        drop(held);
+        eprintln!(
+            "jobs: spawns with {gib} GiB held took {:.1?}",
+            started.elapsed()
+        );
+        sizes.push(json!({
+            "gib": gib,
+            "back_to_back": back_to_back,
+            "sporadic": sporadic,
+        }));
+    }
+    Ok(json!({ "sizes": sizes }))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn parent_memory(_config: &Config) -> io::Result<Value> {
+    Ok(json!({ "skipped": "Windows has no fork: the caller's size does not change a spawn" }))
 }
 
 // ---------------------------------------------------------------------------
@@ -1451,6 +1564,60 @@ fn render(machine: &Value, columns: &[(String, Value)], date: &str) -> String {
             ));
         }
     }
+    // Spawn against the caller's size.
+    if columns
+        .iter()
+        .any(|(_, v)| v["parent_memory"]["sizes"].is_array())
+    {
+        heading(
+            &mut rows,
+            "1. spawn + wait `exit 0` with the caller holding N GiB of touched memory",
+        );
+        for gib in PARENT_GIB {
+            for (series, what) in [("back_to_back", "back-to-back"), ("sporadic", "sporadic")] {
+                let find = |v: &Value, key: &str| -> Option<Value> {
+                    let size = v["parent_memory"]["sizes"]
+                        .as_array()?
+                        .iter()
+                        .find(|s| s["gib"] == gib)?
+                        .clone();
+                    if let Some(why) = size["skipped"].as_str() {
+                        return Some(json!({ "skipped": why }));
+                    }
+                    size[series]["comparisons"]
+                        .as_array()?
+                        .iter()
+                        .find(|x| x["key"] == key)
+                        .cloned()
+                };
+                if !columns.iter().any(|(_, v)| find(v, "native").is_some()) {
+                    continue;
+                }
+                for (key, label) in [
+                    ("native", "winjob Command::spawn_in"),
+                    ("winjob", "Job::spawn(std Command)"),
+                ] {
+                    rows.push((
+                        format!("   {gib} GiB, {what}: {label}"),
+                        col(&|v| {
+                            let c = find(v, key)?;
+                            if let Some(why) = c["skipped"].as_str() {
+                                return Some(format!("skipped: {why}"));
+                            }
+                            Some(format!("{}{}", cell(&c["b"], false)?, times(&c["ratio"])))
+                        }),
+                    ));
+                }
+                rows.push((
+                    format!("   {gib} GiB, {what}: A, std Command::spawn"),
+                    col(&|v| {
+                        let c = find(v, "native")?;
+                        cell(&c["a"], false)
+                    }),
+                ));
+            }
+        }
+    }
     // The cause of the sporadic cost on Linux.
     let mut sporadic_notes = Vec::new();
     for (title, v) in columns {
@@ -1497,13 +1664,14 @@ fn render(machine: &Value, columns: &[(String, Value)], date: &str) -> String {
         {
             let busy = median_of(&v["migration"]["after_write"]).unwrap_or(f64::NAN);
             sporadic_notes.push(format!(
-                "{title}: a sporadic Job::spawn is {ratio:.1}× a plain spawn ({} more). \
+                "{title}: a sporadic Job::spawn (std Command) is {ratio:.1}× a plain spawn ({} more). \
                  Measured cause: the write to cgroup.procs that moves the child into the job \
                  takes {} after 50 ms without a migration, against {} right after another one: \
                  a migration takes cgroup_threadgroup_rwsem (a percpu_rwsem) for writing, \
                  which waits for an RCU grace period (rcu_sync / synchronize_rcu) unless one \
                  just passed. The cgroup2 mount is \"{}\" (no favordynmods). \
-                 clone3(CLONE_INTO_CGROUP) would start the child in the job without a migration.",
+                 winjob's own Command starts the child in the job with \
+                 clone3(CLONE_INTO_CGROUP), without a migration (its row above).",
                 extra.map_or_else(|| "?".into(), time),
                 time(idle),
                 time(busy),
