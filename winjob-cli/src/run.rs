@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, ExitStatus};
+use std::process::{ExitCode, ExitStatus};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -470,7 +470,11 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
         }
     }
     let start = Instant::now();
-    let mut child = match job.spawn(Command::new(program).args(program_args)) {
+    // winjob's own Command: born in the job, without std's fork on Linux.
+    let mut child = match winjob::Command::new(program)
+        .args(program_args)
+        .spawn_in(&job)
+    {
         Ok(child) => child,
         Err(e)
             if matches!(

@@ -73,12 +73,14 @@
 //!                                      outside it (lines prefixed "job " and
 //!                                      "plain ")
 //! winjob-testbin owner [--no-kill-on-drop] DEPTH WIDTH
-//!                                      create a job, spawn `tree DEPTH WIDTH 600`
+//!                                      create a job, spawn (winjob's Command)
+//!                                      `tree DEPTH WIDTH 600`
 //!                                      into it, print "member N" for each member
 //!                                      once all are there, then "ready", then
 //!                                      sleep until killed
 //! winjob-testbin owner-spawning N     create a kill-on-drop job, print "job-ready",
-//!                                      then spawn N members into it one after the
+//!                                      then spawn (winjob's Command) N members
+//!                                      into it one after the
 //!                                      other (`tree 1 1 600`: each prints "pid N"
 //!                                      on the stdout it inherits, as does its
 //!                                      child), printing "spawned K" after each;
@@ -214,6 +216,11 @@ pub(crate) fn say(line: &str) {
 
 fn me() -> Command {
     Command::new(std::env::current_exe().expect("current_exe"))
+}
+
+/// This program, as winjob's own `Command`.
+fn me_native() -> winjob::Command {
+    winjob::Command::new(std::env::current_exe().expect("current_exe"))
 }
 
 /// Spawns `command`, retrying Wine's transient `ERROR_INTERNAL_ERROR` (1359),
@@ -542,10 +549,12 @@ fn assign_self() -> io::Result<ExitCode> {
 
 fn owner(kill_on_drop: bool, depth: u32, width: u32) -> io::Result<ExitCode> {
     let job = winjob::Job::builder().kill_on_drop(kill_on_drop).create()?;
-    let mut child = job.spawn(
-        me().args(["tree", &depth.to_string(), &width.to_string(), "600"])
-            .stdout(Stdio::piped()),
-    )?;
+    // winjob's own Command: on Windows as on Linux the child is born in the
+    // job, the path the stress suite's owner kills are about.
+    let mut child = me_native()
+        .args(["tree", &depth.to_string(), &width.to_string(), "600"])
+        .stdout(winjob::Stdio::piped())
+        .spawn_in(&job)?;
     let expected = tree_size(depth, width);
     let stdout = child.stdout.take().expect("piped stdout");
     let mut lines = BufReader::new(stdout).lines();
@@ -587,10 +596,10 @@ fn owner_spawning(n: u32) -> io::Result<ExitCode> {
     let job = winjob::Job::new()?;
     say("job-ready");
     for k in 1..=n {
-        let mut member = me();
+        let mut member = me_native();
         member.args(["tree", "1", "1", "600"]);
         // (Under Wine the library retries its transient error 1359.)
-        let child = job.spawn(&mut member);
+        let child = member.spawn_in(&job);
         // Dropping a `Child` neither kills nor waits: the member lives on in
         // the job, and only the job ends it.
         drop(child?);

@@ -14,8 +14,8 @@ fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
     let mut command = match args.next() {
         Some(node_arg) if node_arg == "node" => return node(args.next()),
-        Some(program) => Command::new(program),
-        None => Command::new(std::env::current_exe()?),
+        Some(program) => winjob::Command::new(program),
+        None => winjob::Command::new(std::env::current_exe()?),
     };
     command.args(args);
     if std::env::args().len() == 1 {
@@ -24,7 +24,7 @@ fn main() -> std::io::Result<()> {
 
     let job = winjob::Job::new()?;
     let events = job.events()?;
-    let mut child = job.spawn(&mut command)?;
+    let mut child = command.spawn_in(&job)?;
     for event in &events {
         println!("{event:?}");
         if event == winjob::Event::Empty {

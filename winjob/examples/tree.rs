@@ -10,7 +10,7 @@
 //! depth 2, width 3: 13 processes.
 
 use std::io::{self, BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -30,11 +30,11 @@ fn main() -> io::Result<()> {
 
     let job = Job::new()?;
     let started = Instant::now();
-    let mut root = job.spawn(
-        Command::new(std::env::current_exe()?)
-            .args(["node", &depth.to_string(), &width.to_string()])
-            .stdout(Stdio::piped()),
-    )?;
+    // winjob's own Command: the root is born in the job.
+    let mut root = winjob::Command::new(std::env::current_exe()?)
+        .args(["node", &depth.to_string(), &width.to_string()])
+        .stdout(winjob::Stdio::piped())
+        .spawn_in(&job)?;
 
     // Every node prints its pid once it runs; wait for all of them.
     let stdout = root.stdout.take().expect("piped");

@@ -14,16 +14,15 @@
 //! ## Start here
 //!
 //! ```no_run
-//! use std::process::Command;
 //! use std::time::Duration;
-//! use winjob::{Job, Stopped};
+//! use winjob::{Command, Job, Stopped};
 //!
 //! // An anonymous job; every process in it dies when `job` is dropped.
 //! let job = Job::new()?;
 //!
-//! // The child is in the job before its first instruction runs, and so is
-//! // everything it starts.
-//! let mut child = job.spawn(Command::new("cargo").arg("test"))?;
+//! // The child is born in the job, before its first instruction runs, and
+//! // so is everything it starts. `winjob::Command` is shaped like std's.
+//! let mut child = Command::new("cargo").arg("test").spawn_in(&job)?;
 //!
 //! println!("members: {:?}", job.pids()?);
 //!
@@ -35,6 +34,15 @@
 //! child.wait()?;
 //! # Ok::<(), std::io::Error>(())
 //! ```
+//!
+//! ## Starting programs
+//!
+//! [`Command`] and [`Child`] are winjob's own, with std's shapes:
+//! [`Command::spawn_in`] creates the process inside the job, at the cost of a
+//! plain spawn (Linux: `clone3` into the job's cgroup, nothing of the
+//! caller's memory copied). [`Job::spawn`] takes a `std::process::Command`
+//! for code that has one, at a cost that grows with the caller's memory on
+//! Linux (std must `fork`).
 //!
 //! ## Errors
 //!
