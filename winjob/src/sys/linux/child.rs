@@ -5,16 +5,23 @@
 //! through it can never reach another process that later got the same pid.
 //! Kernels before 5.2 give none (see `spawn/mod.rs`); the child is then
 //! waited for and killed by pid, which is safe until it is reaped, as with
-//! std: this `Child` only signals a process it has not reaped.
+//! std: this `Child` only signals a process it has not reaped. Kernels 5.2
+//! and 5.3 give pidfds that `waitid` does not take yet (5.4): there the
+//! pidfd only kills, and waits go by pid.
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags};
 use rustix::process::{Pid, Signal, WaitId, WaitIdOptions, WaitIdStatus};
+
+/// Set once `waitid(P_PIDFD)` was refused: the kernel (5.2, 5.3) has pidfds
+/// but cannot wait on them, nor poll them reliably.
+static NO_PIDFD_WAIT: AtomicBool = AtomicBool::new(false);
 
 #[derive(Debug)]
 pub(crate) struct Child {
@@ -41,10 +48,20 @@ impl Child {
         self.pidfd.as_ref().map(AsFd::as_fd)
     }
 
+    /// The pidfd, where the kernel can wait on it (5.4 and later: 5.2 and
+    /// 5.3 give pidfds that `waitid` refuses with `EINVAL`).
+    fn waitable_pidfd(&self) -> Option<BorrowedFd<'_>> {
+        self.pidfd
+            .as_ref()
+            .filter(|_| !NO_PIDFD_WAIT.load(Ordering::Relaxed))
+            .map(AsFd::as_fd)
+    }
+
     fn waitid(&self, options: WaitIdOptions) -> io::Result<Option<WaitIdStatus>> {
         loop {
-            let result = match &self.pidfd {
-                Some(fd) => rustix::process::waitid(WaitId::PidFd(fd.as_fd()), options),
+            let result = match self.waitable_pidfd() {
+                Some(fd) => rustix::process::waitid(WaitId::PidFd(fd), options),
+                // By pid: safe, since only this `Child` reaps the process.
                 None => {
                     let pid = Pid::from_raw(i32::try_from(self.pid).unwrap_or(i32::MAX))
                         .ok_or_else(|| io::Error::other("pid 0"))?;
@@ -53,6 +70,9 @@ impl Child {
             };
             match result {
                 Err(rustix::io::Errno::INTR) => {}
+                Err(rustix::io::Errno::INVAL) if self.waitable_pidfd().is_some() => {
+                    NO_PIDFD_WAIT.store(true, Ordering::Relaxed);
+                }
                 other => return other.map_err(io::Error::from),
             }
         }
@@ -89,7 +109,7 @@ impl Child {
                 return Ok(None);
             }
             let left = deadline - now;
-            match &self.pidfd {
+            match self.waitable_pidfd() {
                 // Readable once the process has exited.
                 Some(fd) => {
                     let timeout = rustix::event::Timespec::try_from(left).unwrap_or(
@@ -98,7 +118,7 @@ impl Child {
                             tv_nsec: 0,
                         },
                     );
-                    let mut fds = [PollFd::new(fd, PollFlags::IN)];
+                    let mut fds = [PollFd::new(&fd, PollFlags::IN)];
                     match rustix::event::poll(&mut fds, Some(&timeout)) {
                         Ok(_) | Err(rustix::io::Errno::INTR) => {}
                         Err(e) => return Err(e.into()),

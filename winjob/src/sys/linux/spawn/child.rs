@@ -30,6 +30,17 @@
 //!    turn, with `execvpe`'s rules for which errors go on to the next.
 
 #![allow(unsafe_code)]
+// Nothing here may panic: a panic in the child would run std's panic
+// machinery on the parent thread's thread-locals. Arithmetic, indexing and
+// unwrapping are denied; the compiler's own checks of `&*plan` (alignment,
+// null) remain, on a pointer the parent made from a reference.
+#![deny(
+    clippy::arithmetic_side_effects,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::expect_used
+)]
 
 use std::ffi::{CStr, c_char};
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -47,8 +58,8 @@ pub(super) struct Plan<'a> {
     pub(super) candidates: &'a [&'a CStr],
     /// `argv` and `envp`: null-terminated arrays of pointers to strings that
     /// live as long as the plan.
-    pub(super) argv: *const *const c_char,
-    pub(super) envp: *const *const c_char,
+    pub(super) argv: &'a [*const c_char],
+    pub(super) envp: &'a [*const c_char],
     pub(super) cwd: Option<&'a CStr>,
     /// The descriptor to put at 0, 1 and 2; `None` keeps what is there.
     pub(super) stdio: [Option<i32>; 3],
@@ -150,8 +161,8 @@ fn steps(plan: &Plan<'_>) -> Result<(), i32> {
     if let Some((socket, prefix)) = plan.register {
         register(socket, prefix)?;
     }
-    for (target, source) in plan.stdio.iter().enumerate() {
-        if let Some(source) = *source {
+    for (target, source) in [0usize, 1, 2].into_iter().zip(plan.stdio) {
+        if let Some(source) = source {
             let source = source.cast_unsigned() as usize;
             if source == target {
                 // The right number already, but close-on-exec: clear it.
@@ -308,7 +319,7 @@ fn register(socket: i32, prefix: &[u8]) -> Result<(), i32> {
     let mut len = 0;
     let mut put = |b: u8| -> Result<(), i32> {
         *line.get_mut(len).ok_or(errno::E2BIG.cast_signed())? = b;
-        len += 1;
+        len = len.wrapping_add(1);
         Ok(())
     };
     for &b in prefix {
@@ -319,8 +330,8 @@ fn register(socket: i32, prefix: &[u8]) -> Result<(), i32> {
     let mut n = 0;
     let mut rest = pid;
     while let Some(d) = digits.get_mut(n) {
-        *d = b'0' + u8::try_from(rest % 10).unwrap_or(0);
-        n += 1;
+        *d = b'0'.wrapping_add(u8::try_from(rest % 10).unwrap_or(0));
+        n = n.wrapping_add(1);
         rest /= 10;
         if rest == 0 {
             break;
@@ -362,8 +373,8 @@ fn exec(plan: &Plan<'_>) -> i32 {
                 k::__NR_execve,
                 [
                     path.as_ptr() as usize,
-                    plan.argv as usize,
-                    plan.envp as usize,
+                    plan.argv.as_ptr() as usize,
+                    plan.envp.as_ptr() as usize,
                     0,
                     0,
                     0,

@@ -56,6 +56,12 @@
 //!   std.
 //! - `ENOEXEC` (a script without `#!`) is returned, not run by `/bin/sh`, as
 //!   `posix_spawnp` does.
+//! - A child killed before its `execve` (a signal pending when its mask is
+//!   emptied, or an exec failing after its point of no return) is a
+//!   successful spawn of a process that exits at once, as with glibc.
+//! - `SIGPIPE` is reset to its default in the child, as std does, even if
+//!   the caller ignores it on purpose.
+//! - A fallback, once taken, is taken by every later spawn of the process.
 
 #![allow(unsafe_code)]
 
@@ -163,16 +169,22 @@ pub(crate) fn spawn(command: &Command, placement: Placement<'_>) -> io::Result<S
     if placement.cgroup.is_none() {
         procs_placed.clone_from(&procs_self);
     }
-    let affinity = settings.affinity.as_ref().map(|cpus| {
-        let mut mask = [0u64; 16];
-        for cpu in cpus.iter() {
-            let cpu = cpu as usize;
-            if let Some(word) = mask.get_mut(cpu / 64) {
+    let affinity = match settings.affinity.as_ref() {
+        Some(cpus) => {
+            let mut mask = [0u64; 16];
+            for cpu in cpus.iter() {
+                let cpu = cpu as usize;
+                let word = mask.get_mut(cpu / 64).ok_or_else(|| {
+                    invalid_input(format!(
+                        "affinity names CPU {cpu}; a spawn can set CPUs 0-1023 (CPU_SETSIZE)"
+                    ))
+                })?;
                 *word |= 1 << (cpu % 64);
             }
+            Some(mask)
         }
-        mask
-    });
+        None => None,
+    };
     if let Some((_, prefix)) = placement.register
         && prefix.len() + 21 > LINE_MAX
     {
@@ -189,8 +201,8 @@ pub(crate) fn spawn(command: &Command, placement: Placement<'_>) -> io::Result<S
     let candidates: Vec<&CStr> = strings.candidates.iter().map(CString::as_c_str).collect();
     let mut plan = Plan {
         candidates: &candidates,
-        argv: strings.argv.as_ptr(),
-        envp: strings.envp.as_ptr(),
+        argv: &strings.argv,
+        envp: &strings.envp,
         cwd: strings.cwd.as_deref(),
         stdio: stdio.child_fds(),
         new_session: options.new_session,
@@ -263,8 +275,14 @@ fn create<'a>(
             // else; `plan` lives, unmoved, until the call returns, and
             // `child::entry` reads it and only makes raw system calls;
             // signals are blocked in this thread (`blocked`).
-            let cloned =
-                unsafe { raw::clone3(&args, child::entry, core::ptr::from_ref(plan).cast()) };
+            let cloned = unsafe {
+                raw::clone3(
+                    &args,
+                    stack_base.wrapping_add(STACK_SIZE),
+                    child::entry,
+                    core::ptr::from_ref(plan).cast(),
+                )
+            };
             match cloned {
                 Ok(pid) => break Ok((pid, Some(pidfd))),
                 Err(e) if into.is_some() && matches!(e.cast_unsigned(), E_INVAL | E_2BIG) => {

@@ -20,7 +20,7 @@ pub(crate) const SUPPORTED: bool = cfg!(target_arch = "x86_64");
 /// A system call's return: a value, or `-errno` in the kernel's range.
 fn result(ret: isize) -> Result<usize, i32> {
     if (-4095..0).contains(&ret) {
-        Err(i32::try_from(-ret).unwrap_or(i32::MAX))
+        Err(i32::try_from(ret.unsigned_abs()).unwrap_or(i32::MAX))
     } else {
         Ok(ret.cast_unsigned())
     }
@@ -85,21 +85,26 @@ pub(crate) type Entry = extern "C" fn(*const u8) -> !;
 #[cfg(target_arch = "x86_64")]
 pub(crate) unsafe fn clone3(
     args: &linux_raw_sys::general::clone_args,
+    stack_top: *mut u8,
     entry: Entry,
     arg: *const u8,
 ) -> Result<usize, i32> {
     let ret: isize;
-    // SAFETY: the caller promises the preconditions. In the child, rax is 0
-    // and the kernel has set rsp to the top of the new stack: the code
-    // clears the frame pointer, passes `arg` in rdi (the C ABI's first
-    // argument) and calls `entry`, which never returns (`ud2` if it did).
-    // In the parent, rax is the pid or `-errno`; r12 and r13 (callee-saved)
-    // are only read, rcx and r11 are clobbered by `syscall`.
+    // SAFETY: the caller promises the preconditions. In the child, rax is 0:
+    // the code moves rsp to `stack_top` itself, aligned down to 16 bytes
+    // (Linux 5.3 without the fix of "clone3: validate stack arguments" sets
+    // it to the *bottom* of the stack, so the kernel's choice is not
+    // trusted), clears the frame pointer, passes `arg` in rdi (the C ABI's
+    // first argument) and calls `entry`, which never returns (`ud2` if it
+    // did). In the parent, rax is the pid or `-errno`; r12, r13 and r14
+    // (callee-saved) are only read, rcx and r11 are clobbered by `syscall`.
     unsafe {
         core::arch::asm!(
             "syscall",
             "test rax, rax",
             "jnz 2f",
+            "mov rsp, r14",
+            "and rsp, -16",
             "xor ebp, ebp",
             "mov rdi, r12",
             "call r13",
@@ -110,6 +115,7 @@ pub(crate) unsafe fn clone3(
             in("rsi") size_of::<linux_raw_sys::general::clone_args>(),
             in("r12") arg,
             in("r13") entry,
+            in("r14") stack_top,
             lateout("rcx") _,
             lateout("r11") _,
             options(nostack)
@@ -137,14 +143,17 @@ pub(crate) unsafe fn clone(
     arg: *const u8,
 ) -> Result<usize, i32> {
     let ret: isize;
-    // SAFETY: as in `clone3`; x86-64's `clone` takes (flags, newsp,
-    // parent_tid, child_tid, tls) in rdi, rsi, rdx, r10, r8, and with
-    // CLONE_PIDFD writes the pidfd where parent_tid points.
+    // SAFETY: as in `clone3` (rsp set from r14 in the child); x86-64's
+    // `clone` takes (flags, newsp, parent_tid, child_tid, tls) in rdi, rsi,
+    // rdx, r10, r8, and with CLONE_PIDFD writes the pidfd where parent_tid
+    // points.
     unsafe {
         core::arch::asm!(
             "syscall",
             "test rax, rax",
             "jnz 2f",
+            "mov rsp, r14",
+            "and rsp, -16",
             "xor ebp, ebp",
             "mov rdi, r12",
             "call r13",
@@ -158,6 +167,7 @@ pub(crate) unsafe fn clone(
             in("r8") 0usize,
             in("r12") arg,
             in("r13") entry,
+            in("r14") stack_top,
             lateout("rcx") _,
             lateout("r11") _,
             options(nostack)
@@ -174,6 +184,7 @@ pub(crate) unsafe fn clone(
 #[cfg(not(target_arch = "x86_64"))]
 pub(crate) unsafe fn clone3(
     _args: &linux_raw_sys::general::clone_args,
+    _stack_top: *mut u8,
     _entry: Entry,
     _arg: *const u8,
 ) -> Result<usize, i32> {
