@@ -166,7 +166,8 @@ struct Config {
     trees: Vec<usize>,
     trials: Option<usize>,
     events: usize,
-    /// Pairs per series while this process holds memory.
+    /// Pairs per series while this process holds memory (Linux only).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     memory_pairs: usize,
     accounting_calls: usize,
     pids_calls: usize,

@@ -46,6 +46,14 @@
 //! winjob-testbin argv ARGS...         print "arg {:?}" of each argument (any bytes)
 //! winjob-testbin env NAMES...         print "env {name:?}={value:?}" or "env {name:?}
 //!                                      unset" for each, then "env-count N"
+//! winjob-testbin native-in-job [--no-kill-on-drop]
+//!                                      create a job, run `whereami` in it with winjob's
+//!                                      own Command and relay its lines; on Linux
+//!                                      then "method M" (the clone call used) and
+//!                                      "job-cgroup NAME" / "job-pgid N"
+//! winjob-testbin no-clone3 ERRNO ARGS...
+//!                                      Linux: refuse clone3 with ERRNO (seccomp),
+//!                                      then run `winjob-testbin ARGS` in-process
 //! winjob-testbin cwd                   print "cwd {:?}" of the working directory
 //! winjob-testbin cat                   copy stdin to stdout
 //! winjob-testbin spew BYTES            write BYTES to stdout and BYTES to stderr,
@@ -54,6 +62,11 @@
 //! winjob-testbin argv ARGS...         print "arg {:?}" of each argument (any bytes)
 //! winjob-testbin env NAMES...         print "env {name:?}={value:?}" or "env {name:?}
 //!                                      unset" for each, then "env-count N"
+//! winjob-testbin native-in-job [--no-kill-on-drop]
+//!                                      create a job, run `whereami` in it with winjob's
+//!                                      own Command and relay its lines; on Linux
+//!                                      then "method M" (the clone call used) and
+//!                                      "job-cgroup NAME" / "job-pgid N"
 //! winjob-testbin cwd                   print "cwd {:?}" of the working directory
 //! winjob-testbin cat                   copy stdin to stdout
 //! winjob-testbin spew BYTES            write BYTES to stdout and BYTES to stderr,
@@ -94,6 +107,8 @@
 
 #[cfg(target_os = "linux")]
 mod leaf;
+#[cfg(target_os = "linux")]
+mod seccomp;
 
 use std::io::{self, BufRead, BufReader, Write};
 use std::process::{Command, ExitCode, Stdio};
@@ -160,6 +175,13 @@ fn run(args: &[&str]) -> io::Result<ExitCode> {
         ["burn-cpu", secs] => burn_cpu(number(secs)?),
         ["spin", secs] => spin(number(secs)?),
         ["limits-seen"] => limits_seen(),
+        ["native-in-job"] => native_in_job(true),
+        ["native-in-job", "--no-kill-on-drop"] => native_in_job(false),
+        #[cfg(target_os = "linux")]
+        ["no-clone3", errno, rest @ ..] => {
+            seccomp::refuse_clone3(number(errno)?)?;
+            run(rest)
+        }
         ["cwd"] => {
             say(&format!("cwd {:?}", std::env::current_dir()?));
             Ok(ExitCode::SUCCESS)
@@ -651,4 +673,37 @@ fn spew(bytes: usize) -> io::Result<ExitCode> {
     out.flush()?;
     err.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `whereami` through winjob's own `Command`, in a job of this process: for
+/// the tests of the spawn fallbacks, which are chosen per process by an
+/// environment variable.
+fn native_in_job(kill_on_drop: bool) -> io::Result<ExitCode> {
+    let job = winjob::Job::builder().kill_on_drop(kill_on_drop).create()?;
+    let mut child = me_native()
+        .arg("whereami")
+        .stdout(winjob::Stdio::piped())
+        .spawn_in(&job)?;
+    let mut out = String::new();
+    io::Read::read_to_string(&mut child.stdout.take().expect("piped"), &mut out)?;
+    // Before the child is reaped: its process group lasts until then.
+    #[cfg(target_os = "linux")]
+    {
+        use winjob::os::linux::{ChildExt, JobExt};
+        say(&format!("method {}", winjob::Child::spawn_method()));
+        if let Some(dir) = job.cgroup_path().and_then(|p| p.file_name()) {
+            say(&format!("job-cgroup {}", dir.to_string_lossy()));
+        }
+        if let Some(pgid) = job.process_group() {
+            say(&format!("job-pgid {pgid}"));
+        }
+    }
+    let status = child.wait()?;
+    print!("{out}");
+    io::stdout().flush()?;
+    Ok(if status.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(105)
+    })
 }

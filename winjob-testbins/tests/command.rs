@@ -488,6 +488,63 @@ mod linux {
         child.wait().unwrap();
     }
 
+    /// A seccomp profile that refuses `clone3` (with `ENOSYS`, or `EPERM` as
+    /// older Docker profiles did): the spawn falls back to the classic
+    /// `clone`, and the child is still in the job. With `EPERM` the job is
+    /// not kill-on-drop: glibc's own `posix_spawn` (2.34 and later), which
+    /// std uses to start the guardian, falls back on `ENOSYS` only, so
+    /// under such a profile std cannot spawn at all.
+    #[test]
+    fn a_seccomp_refusal_of_clone3_falls_back_to_clone() {
+        for (errno, job) in [(38, "native-in-job"), (1, "--no-kill-on-drop")] {
+            let mut args = vec![
+                "no-clone3".to_owned(),
+                errno.to_string(),
+                "native-in-job".into(),
+            ];
+            if job.starts_with("--") {
+                args.push(job.into());
+            }
+            let output = std::process::Command::new(HELPER)
+                .args(&args)
+                .stdin(std::process::Stdio::null())
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&output.stdout);
+            assert!(
+                output.status.success(),
+                "errno {errno}: {:?}: {text}{}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            );
+            let value_of = |key: &str| {
+                text.lines()
+                    .find_map(|l| l.strip_prefix(key)?.strip_prefix(' '))
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            assert!(
+                value_of("method").starts_with("clone("),
+                "errno {errno}: {text}"
+            );
+            match winjob::capabilities().unwrap().mode {
+                winjob::Mode::CgroupV2 => {
+                    assert!(
+                        value_of("cgroup").ends_with(&value_of("job-cgroup")),
+                        "{text}"
+                    )
+                }
+                winjob::Mode::CgroupV1 => {
+                    assert!(
+                        value_of("freezer").ends_with(&value_of("job-cgroup")),
+                        "{text}"
+                    )
+                }
+                _ => assert_eq!(value_of("pgid"), value_of("job-pgid"), "{text}"),
+            }
+        }
+    }
+
     #[test]
     fn a_process_group_job_decides_the_group() {
         let job = Job::new().unwrap();
@@ -500,5 +557,123 @@ mod linux {
         } else {
             assert!(command.status_in(&job).unwrap().success());
         }
+    }
+}
+
+/// The fallback paths, chosen per process by an environment variable: the
+/// classic `clone` on Linux, the suspended create-assign-resume on Windows.
+/// The helper runs `whereami` in a job of its own that way.
+#[test]
+fn the_fallback_spawn_puts_the_child_in_the_job_too() {
+    let (var, value) = if cfg!(windows) {
+        ("WINJOB_WINDOWS_SPAWN", "suspended")
+    } else {
+        ("WINJOB_LINUX_SPAWN", "clone")
+    };
+    let output = retry(|| {
+        std::process::Command::new(HELPER)
+            .arg("native-in-job")
+            .env(var, value)
+            .stdin(std::process::Stdio::null())
+            .output()
+    })
+    .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{:?}: {text}", output.status);
+    let value_of = |key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix(' '))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    #[cfg(windows)]
+    assert_eq!(value_of("in-job"), "yes", "{text}");
+    #[cfg(target_os = "linux")]
+    {
+        assert!(value_of("method").starts_with("clone("), "{text}");
+        match winjob::capabilities().unwrap().mode {
+            winjob::Mode::CgroupV2 => {
+                assert!(
+                    value_of("cgroup").ends_with(&value_of("job-cgroup")),
+                    "{text}"
+                )
+            }
+            winjob::Mode::CgroupV1 => {
+                assert!(
+                    value_of("freezer").ends_with(&value_of("job-cgroup")),
+                    "{text}"
+                )
+            }
+            _ => assert_eq!(value_of("pgid"), value_of("job-pgid"), "{text}"),
+        }
+    }
+}
+
+#[cfg(windows)]
+mod windows {
+    use super::*;
+    use winjob::os::windows::{ChildExt, CommandExt};
+
+    /// A batch file gets its arguments through cmd.exe as std passes them,
+    /// and an argument std refuses for a batch file (a line break, which
+    /// cmd.exe would end the command at: CVE-2024-24576) is refused too.
+    #[test]
+    fn batch_files_run_with_std_quoting_and_refusals() {
+        let dir = std::env::temp_dir().join(unique_name("batch"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let script = dir.join("echo-args.bat");
+        std::fs::write(&script, "@echo off\r\necho [%1] [%2] [%3]\r\n").unwrap();
+        let job = Job::new().unwrap();
+        let args = ["plain", "two words", "100%"];
+        let ours = Command::new(&script).args(args).output_in(&job).unwrap();
+        let theirs = retry(|| std::process::Command::new(&script).args(args).output()).unwrap();
+        assert!(ours.status.success(), "{:?}", ours.status);
+        assert_eq!(
+            String::from_utf8_lossy(&ours.stdout),
+            String::from_utf8_lossy(&theirs.stdout)
+        );
+        let e = Command::new(&script)
+            .arg("a\nb")
+            .spawn_in(&job)
+            .unwrap_err();
+        let std_e = std::process::Command::new(&script)
+            .arg("a\nb")
+            .spawn()
+            .unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{e}");
+        assert_eq!(std_e.kind(), io::ErrorKind::InvalidInput, "{std_e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// `raw_arg` goes on the command line as it is.
+    #[test]
+    fn a_raw_argument_is_not_quoted() {
+        let job = Job::new().unwrap();
+        let output = Command::new("cmd.exe")
+            .raw_arg("/c \"echo raw-arg\"")
+            .output_in(&job)
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout).trim_end(),
+            "raw-arg"
+        );
+    }
+
+    /// A child created with `CREATE_SUSPENDED` stays suspended, in the job,
+    /// and its main thread handle is there for the caller.
+    #[test]
+    fn a_suspended_child_is_in_the_job_with_its_thread_handle() {
+        const CREATE_SUSPENDED: u32 = 0x4;
+        let job = Job::new().unwrap();
+        let mut child = native(&["exit", "3"])
+            .creation_flags(CREATE_SUSPENDED)
+            .spawn_in(&job)
+            .unwrap();
+        let _thread = child.main_thread_handle();
+        assert!(job.pids().unwrap().contains(&child.id()));
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(child.try_wait().unwrap(), None, "a suspended child exited");
+        child.kill().unwrap();
+        assert_eq!(child.wait().unwrap().code(), Some(1));
     }
 }

@@ -1064,27 +1064,19 @@ fn killing_the_owner_at_any_moment_leaves_no_member() {
         runs.len(),
         dirs_left.len()
     );
-    // A member that never ran is the one gap left on Windows: `Job::spawn`
-    // creates the child suspended and then assigns it, and an owner killed
-    // between the two (or inside Wine's slow `CreateProcess`) leaves the
-    // child suspended outside the job. std's `Command` cannot create a
-    // process directly in a job (`PROC_THREAD_ATTRIBUTE_JOB_LIST` needs the
-    // unstable `raw_attribute`). Such a process never ran a single
-    // instruction of its program; it is counted and reported, and any
-    // survivor that did run (it printed its pid) fails the test.
-    //
-    // Under Wine there is one more kind: a kill that lands inside Wine's
-    // `CreateProcess` can leave a process Wine created but never started,
-    // which holds the handles it inherited (the test's pipe among them) and
-    // which WMI does not list as a helper; the search finds no process and
-    // reports pid 0. Elsewhere an unseen holder fails the test.
+    // The owner spawns with winjob's own `Command`, which creates each
+    // member inside the job (Linux: `clone3(CLONE_INTO_CGROUP)` or the
+    // child's own move before `execve`; Windows: `CreateProcessW` with
+    // `PROC_THREAD_ATTRIBUTE_JOB_LIST`): there is no moment in which a
+    // member exists outside the job, so no kill may leave one, not even a
+    // process that never ran (which the suspended path of `Job::spawn` on
+    // Windows can leave, and which this test reported as a known failure
+    // until issue #13). A survivor that never printed a pid is counted
+    // apart in the message; under Wine the search reports pid 0 for a
+    // holder of the pipe that WMI does not list.
     let ran: Vec<u32> = runs
         .iter()
-        .flat_map(|r| {
-            r.survivors
-                .iter()
-                .filter(|p| r.pids.contains(p) || (**p == 0 && !under_wine()))
-        })
+        .flat_map(|r| r.survivors.iter().filter(|p| r.pids.contains(p)))
         .copied()
         .collect();
     let unseen = runs
@@ -1092,26 +1084,14 @@ fn killing_the_owner_at_any_moment_leaves_no_member() {
         .flat_map(|r| r.survivors.iter().filter(|p| **p == 0))
         .count();
     let never_ran = survivors - ran.len();
-    let kills_with_gap = runs.iter().filter(|r| !r.survivors.is_empty()).count();
-    assert!(
-        ran.is_empty(),
-        "processes that ran (or that the test cannot see) outlived their killed owner: {ran:?}"
+    let kills_with_survivors = runs.iter().filter(|r| !r.survivors.is_empty()).count();
+    assert_eq!(
+        survivors,
+        0,
+        "{kills_with_survivors} of {} kills left processes behind: {ran:?} had run, {never_ran} \
+         never ran ({unseen} of them unseen holders of the pipe)",
+        runs.len()
     );
-    if cfg!(windows) && never_ran > 0 {
-        known_failure(
-            "killing_the_owner_at_any_moment_leaves_no_member",
-            &format!(
-                "{kills_with_gap} of {} kills left a child that never ran ({never_ran} in all, \
-                 {unseen} of them a process Wine created but never started): the owner died \
-                 between CreateProcess and AssignProcessToJobObject, and std cannot create a \
-                 process inside a job (issue #13, native spawn, closes it); every member that \
-                 ran died",
-                runs.len()
-            ),
-        );
-    } else {
-        assert_eq!(survivors, 0, "processes outlived their killed owner");
-    }
     assert!(dirs_left.is_empty(), "left behind: {dirs_left:?}");
     // Every fifth kill waits for a `spawned K` line: some must have landed
     // while the owner was spawning.

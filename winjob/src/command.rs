@@ -35,7 +35,9 @@ use crate::{Child, Job};
 ///   CLONE_INTO_CGROUP)`, so nothing of the caller's memory is copied and
 ///   the kernel places the child in the job's cgroup; see
 ///   `sys/linux/spawn/` for the fallbacks on older kernels.
-/// - **Windows**: see [`Command::spawn_in`].
+/// - **Windows**: `CreateProcessW` with `PROC_THREAD_ATTRIBUTE_JOB_LIST`
+///   (born in the job) and `PROC_THREAD_ATTRIBUTE_HANDLE_LIST` (only its
+///   standard handles inherited); arguments quoted as std quotes them.
 ///
 /// [`spawn`](Command::spawn), [`output`](Command::output) and
 /// [`status`](Command::status) start the program outside any job, the same
@@ -218,8 +220,13 @@ impl Command {
     ///   with the guardian before `execve`. A process group set with
     ///   `os::linux::CommandExt::process_group` is refused here
     ///   (`InvalidInput`): the job decides the group.
-    /// - **Windows**: see the Windows backend; today the process is created
-    ///   suspended, assigned and resumed, as [`Job::spawn`] does.
+    /// - **Windows**: `CreateProcessW` creates the process in the job
+    ///   (`PROC_THREAD_ATTRIBUTE_JOB_LIST`), in a new console process group
+    ///   unless the job's builder turned that off, inheriting only its three
+    ///   standard handles. Before Windows 10, which has no job attribute, it
+    ///   is created suspended, assigned, then resumed. A `.bat`/`.cmd` file
+    ///   runs through `cmd.exe`, and an argument with a line break is refused
+    ///   for it (`InvalidInput`), as std refuses it.
     ///
     /// Nothing is left running if this fails: a process that was created is
     /// killed and reaped before the error is returned.

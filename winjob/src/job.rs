@@ -139,8 +139,12 @@ impl Job {
     /// a small caller, 66× with the caller holding 1 GiB of touched memory,
     /// 130× at 4 GiB and 259× at 8 GiB; a child spawned after 50 ms without
     /// one also waits for a cgroup migration (about 3–6× a plain spawn).
-    /// `winjob::Command` has neither cost (1.00× at every size). On Windows
-    /// both paths cost the same today.
+    /// `winjob::Command` has neither cost (1.00× at every size).
+    ///
+    /// On Windows the process is created suspended and assigned before it
+    /// runs, and an owner killed between the two leaves it suspended outside
+    /// the job; `winjob::Command` creates it inside the job
+    /// (`PROC_THREAD_ATTRIBUTE_JOB_LIST`) and has no such window.
     ///
     /// - Windows: the process is created suspended (`CREATE_SUSPENDED`),
     ///   assigned with `AssignProcessToJobObject`, then resumed with

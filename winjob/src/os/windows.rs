@@ -535,6 +535,20 @@ impl CommandExt for crate::Command {
     }
 }
 
+/// Windows parts of a [`Child`](crate::Child).
+pub trait ChildExt: Sealed {
+    /// The handle of the child's main thread (from `CreateProcessW`), which
+    /// std's `Child` does not give on stable Rust: to resume a child created
+    /// with `CREATE_SUSPENDED`, for instance.
+    fn main_thread_handle(&self) -> BorrowedHandle<'_>;
+}
+
+impl ChildExt for crate::Child {
+    fn main_thread_handle(&self) -> BorrowedHandle<'_> {
+        self.inner.main_thread()
+    }
+}
+
 /// The child's process handle (`PROCESS_ALL_ACCESS`), for
 /// `WaitForSingleObject`, `GetExitCodeProcess` and calls this crate does not
 /// wrap.

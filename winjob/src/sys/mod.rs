@@ -79,6 +79,12 @@ pub(crate) use self::linux::*;
 #[path = "windows/host.rs"]
 mod windows_encoding;
 
+// The Windows command line's quoting is pure code too.
+#[cfg(all(test, not(windows)))]
+#[allow(unreachable_pub, dead_code)]
+#[path = "windows/spawn/command_line.rs"]
+mod windows_command_line;
+
 #[cfg(not(any(windows, target_os = "linux")))]
 mod unsupported;
 #[cfg(not(any(windows, target_os = "linux")))]

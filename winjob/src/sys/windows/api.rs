@@ -1033,3 +1033,386 @@ pub(crate) fn post_close_message(window: &Window) -> io::Result<()> {
     // the call fail.
     cvt(unsafe { (window.user32.post_message_w)(window.handle, b::WM_CLOSE.cast_unsigned(), 0, 0) })
 }
+
+// ---------------------------------------------------------------------------
+// Process creation (winjob's own `Command`, `spawn/native.rs`)
+
+pub(crate) const CREATE_UNICODE_ENVIRONMENT: u32 = b::CREATE_UNICODE_ENVIRONMENT.cast_unsigned();
+pub(crate) const STD_INPUT_HANDLE: u32 = b::STD_INPUT_HANDLE;
+pub(crate) const STD_OUTPUT_HANDLE: u32 = b::STD_OUTPUT_HANDLE;
+pub(crate) const STD_ERROR_HANDLE: u32 = b::STD_ERROR_HANDLE;
+
+/// What [`create_process_w`] starts.
+pub(crate) struct NewProcess<'a> {
+    /// The file to run, NUL-terminated (`lpApplicationName`).
+    pub(crate) application: &'a [u16],
+    /// The command line, NUL-terminated; `CreateProcessW` may write to it.
+    pub(crate) command_line: &'a mut [u16],
+    /// `dwCreationFlags`; `EXTENDED_STARTUPINFO_PRESENT` and
+    /// `CREATE_UNICODE_ENVIRONMENT` are added.
+    pub(crate) flags: u32,
+    /// A double-NUL-terminated UTF-16 environment block, or `None` for this
+    /// process's environment.
+    pub(crate) environment: Option<&'a [u16]>,
+    /// The working directory, NUL-terminated.
+    pub(crate) current_dir: Option<&'a [u16]>,
+    /// The child's standard input, output and error (inheritable handles;
+    /// `None` for one it has not), or none at all (the OS default).
+    pub(crate) stdio: Option<[Option<BorrowedHandle<'a>>; 3]>,
+    /// The job the process is created in (`PROC_THREAD_ATTRIBUTE_JOB_LIST`).
+    pub(crate) job: Option<BorrowedHandle<'a>>,
+}
+
+/// A process created by [`create_process_w`].
+pub(crate) struct CreatedProcess {
+    pub(crate) process: OwnedHandle,
+    pub(crate) thread: OwnedHandle,
+    pub(crate) pid: u32,
+}
+
+/// An initialized `PROC_THREAD_ATTRIBUTE_LIST`, deleted on drop. The values
+/// it points to must outlive it (they are borrowed by the caller's frame).
+struct AttributeList {
+    /// `usize` for the alignment the list needs.
+    buffer: Vec<usize>,
+}
+
+impl AttributeList {
+    fn new(count: u32) -> io::Result<AttributeList> {
+        let mut size: usize = 0;
+        // SAFETY: a size query: a NULL list and a valid out pointer; it fails
+        // with ERROR_INSUFFICIENT_BUFFER and writes the size needed.
+        let _ =
+            unsafe { b::InitializeProcThreadAttributeList(ptr::null_mut(), count, 0, &mut size) };
+        if size == 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut buffer = vec![0usize; size.div_ceil(mem::size_of::<usize>())];
+        // SAFETY: `buffer` holds at least `size` bytes, aligned for a pointer.
+        cvt(unsafe {
+            b::InitializeProcThreadAttributeList(buffer.as_mut_ptr().cast(), count, 0, &mut size)
+        })?;
+        Ok(AttributeList { buffer })
+    }
+
+    fn as_ptr(&mut self) -> b::LPPROC_THREAD_ATTRIBUTE_LIST {
+        self.buffer.as_mut_ptr().cast()
+    }
+
+    /// `UpdateProcThreadAttribute(attribute, values)`.
+    ///
+    /// # Safety
+    ///
+    /// `values` must outlive every use of the list (the call stores the
+    /// pointer, not the values).
+    unsafe fn set(&mut self, attribute: i32, values: &[b::HANDLE]) -> io::Result<()> {
+        let attribute = usize::try_from(attribute.cast_unsigned())
+            .map_err(|_| io::Error::other("attribute number out of range"))?;
+        let list = self.as_ptr();
+        // SAFETY: `list` was initialized with room for this attribute;
+        // `values` points to `size_of_val(values)` bytes of handles, which the
+        // caller keeps alive as long as the list is used.
+        cvt(unsafe {
+            b::UpdateProcThreadAttribute(
+                list,
+                0,
+                attribute,
+                values.as_ptr().cast(),
+                mem::size_of_val(values),
+                ptr::null_mut(),
+                ptr::null(),
+            )
+        })
+    }
+}
+
+impl Drop for AttributeList {
+    fn drop(&mut self) {
+        let list = self.as_ptr();
+        // SAFETY: the list was initialized by `new` and is deleted once.
+        unsafe { b::DeleteProcThreadAttributeList(list) };
+    }
+}
+
+/// `CreateProcessW` with a `STARTUPINFOEXW` whose attribute list names the
+/// job (`PROC_THREAD_ATTRIBUTE_JOB_LIST`) and the only handles the child
+/// inherits (`PROC_THREAD_ATTRIBUTE_HANDLE_LIST`: its three standard
+/// handles, without duplicates), so that a concurrent spawn in this process
+/// cannot leak a handle into this child or the reverse.
+pub(crate) fn create_process_w(new: NewProcess<'_>) -> io::Result<CreatedProcess> {
+    if new.application.last() != Some(&0) || new.command_line.last() != Some(&0) {
+        return Err(io::Error::other(
+            "create_process_w: strings must be NUL-terminated",
+        ));
+    }
+    let mut inherited: Vec<b::HANDLE> = Vec::with_capacity(3);
+    if let Some(stdio) = &new.stdio {
+        for handle in stdio.iter().flatten() {
+            let raw = raw(*handle);
+            if !inherited.contains(&raw) {
+                inherited.push(raw);
+            }
+        }
+    }
+    let job: Vec<b::HANDLE> = new.job.iter().map(|j| raw(*j)).collect();
+    let count = u32::from(!inherited.is_empty()) + u32::from(!job.is_empty());
+    let mut list = if count > 0 {
+        Some(AttributeList::new(count)?)
+    } else {
+        None
+    };
+    if let Some(list) = list.as_mut() {
+        if !job.is_empty() {
+            // SAFETY: `job` lives until this function returns, after the
+            // list's last use.
+            unsafe { list.set(b::PROC_THREAD_ATTRIBUTE_JOB_LIST, &job)? };
+        }
+        if !inherited.is_empty() {
+            // SAFETY: as above, for `inherited`.
+            unsafe { list.set(b::PROC_THREAD_ATTRIBUTE_HANDLE_LIST, &inherited)? };
+        }
+    }
+    let mut info = b::STARTUPINFOEXW::default();
+    info.StartupInfo.cb = win32_size_of::<b::STARTUPINFOEXW>();
+    if let Some([input, output, error]) = &new.stdio {
+        let or_null = |h: &Option<BorrowedHandle<'_>>| h.map_or(ptr::null_mut(), raw);
+        info.StartupInfo.dwFlags |= b::STARTF_USESTDHANDLES.cast_unsigned();
+        info.StartupInfo.hStdInput = or_null(input);
+        info.StartupInfo.hStdOutput = or_null(output);
+        info.StartupInfo.hStdError = or_null(error);
+    }
+    if let Some(list) = list.as_mut() {
+        info.lpAttributeList = list.as_ptr();
+    }
+    let mut flags = new.flags | CREATE_UNICODE_ENVIRONMENT;
+    if list.is_some() {
+        flags |= b::EXTENDED_STARTUPINFO_PRESENT.cast_unsigned();
+    }
+    let mut pi = b::PROCESS_INFORMATION::default();
+    // SAFETY: the strings are NUL-terminated (checked above) and the command
+    // line is writable; the environment block, if any, is double-NUL
+    // terminated UTF-16 (built by the caller) and flagged as such; `info` is
+    // a STARTUPINFOEXW with `cb` set to its size, whose attribute list and
+    // handles outlive the call; `pi` is a valid out pointer. Handles are
+    // inherited only if listed (and none are without a list: `stdio` is
+    // None exactly when `inherited` is empty).
+    let ok = unsafe {
+        b::CreateProcessW(
+            new.application.as_ptr(),
+            new.command_line.as_mut_ptr(),
+            ptr::null(),
+            ptr::null(),
+            b::BOOL::from(!inherited.is_empty()),
+            flags,
+            new.environment.map_or(ptr::null(), |e| e.as_ptr().cast()),
+            new.current_dir.map_or(ptr::null(), <[u16]>::as_ptr),
+            (&raw const info).cast(),
+            &mut pi,
+        )
+    };
+    cvt(ok)?;
+    drop(list);
+    // SAFETY: on success both handles are new and ours to close.
+    let process = unsafe { OwnedHandle::from_raw_handle(pi.hProcess) };
+    // SAFETY: as above.
+    let thread = unsafe { OwnedHandle::from_raw_handle(pi.hThread) };
+    Ok(CreatedProcess {
+        process,
+        thread,
+        pid: pi.dwProcessId,
+    })
+}
+
+/// `WaitForSingleObject`: true once `handle` is signalled, false at the
+/// timeout (`None`: no timeout).
+pub(crate) fn wait_for_single_object(
+    handle: BorrowedHandle<'_>,
+    timeout: Option<Duration>,
+) -> io::Result<bool> {
+    let ms = match timeout {
+        None => b::INFINITE,
+        // Just under INFINITE at most; rounded up, so that a wait never
+        // returns before its time.
+        Some(t) => u32::try_from(t.as_nanos().div_ceil(1_000_000))
+            .unwrap_or(b::INFINITE - 1)
+            .min(b::INFINITE - 1),
+    };
+    // SAFETY: the handle is valid for the duration of the call.
+    let result = unsafe { b::WaitForSingleObject(raw(handle), ms) };
+    match result {
+        r if r == b::WAIT_OBJECT_0.cast_unsigned() => Ok(true),
+        r if r == WAIT_TIMEOUT.cast_unsigned() => Ok(false),
+        _ => Err(io::Error::last_os_error()),
+    }
+}
+
+/// `TerminateProcess`.
+pub(crate) fn terminate_process(process: BorrowedHandle<'_>, exit_code: u32) -> io::Result<()> {
+    // SAFETY: the handle is valid for the duration of the call.
+    cvt(unsafe { b::TerminateProcess(raw(process), exit_code) })
+}
+
+/// `GetStdHandle`: this process's standard handle, `None` if it has none.
+pub(crate) fn get_std_handle(which: u32) -> Option<BorrowedHandle<'static>> {
+    // SAFETY: no pointer is involved.
+    let handle = unsafe { b::GetStdHandle(which) };
+    // INVALID_HANDLE_VALUE is -1.
+    if handle.is_null() || handle.addr() == usize::MAX {
+        return None;
+    }
+    // SAFETY: a standard handle stays open for the life of the process
+    // unless the program closes it, which std's own spawn assumes too.
+    Some(unsafe { BorrowedHandle::borrow_raw(handle) })
+}
+
+/// `DuplicateHandle` within this process, with the same access, as an
+/// inheritable handle.
+pub(crate) fn duplicate_inheritable(handle: BorrowedHandle<'_>) -> io::Result<OwnedHandle> {
+    let this = get_current_process();
+    let mut out: b::HANDLE = ptr::null_mut();
+    // SAFETY: the handles are valid, `out` is a valid out pointer.
+    cvt(unsafe {
+        b::DuplicateHandle(
+            raw(this),
+            raw(handle),
+            raw(this),
+            &mut out,
+            0,
+            1,
+            b::DUPLICATE_SAME_ACCESS.cast_unsigned(),
+        )
+    })?;
+    // SAFETY: a new handle, ours to close.
+    Ok(unsafe { OwnedHandle::from_raw_handle(out) })
+}
+
+/// `GetFileAttributesW`: `None` if the path does not exist (or cannot be
+/// read).
+pub(crate) fn get_file_attributes_w(path: &[u16]) -> Option<u32> {
+    if path.last() != Some(&0) {
+        return None;
+    }
+    // SAFETY: `path` is NUL-terminated.
+    let attributes = unsafe { b::GetFileAttributesW(path.as_ptr()) };
+    (attributes != b::INVALID_FILE_ATTRIBUTES).then_some(attributes)
+}
+
+/// A `W` function that fills a buffer and returns the length written, or
+/// the size needed if the buffer is too small.
+fn fill_wide(mut call: impl FnMut(*mut u16, u32) -> u32) -> io::Result<Vec<u16>> {
+    let mut buffer = vec![0u16; 260];
+    loop {
+        let capacity = u32::try_from(buffer.len()).unwrap_or(u32::MAX);
+        let n = call(buffer.as_mut_ptr(), capacity);
+        if n == 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let n = usize::try_from(n).unwrap_or(usize::MAX);
+        if n < buffer.len() {
+            buffer.truncate(n);
+            return Ok(buffer);
+        }
+        buffer.resize(n, 0);
+    }
+}
+
+/// `GetSystemDirectoryW`, without a terminating NUL.
+pub(crate) fn get_system_directory_w() -> io::Result<Vec<u16>> {
+    // SAFETY: the buffer has `size` elements.
+    fill_wide(|buf, size| unsafe { b::GetSystemDirectoryW(buf, size) })
+}
+
+/// `GetWindowsDirectoryW`, without a terminating NUL.
+pub(crate) fn get_windows_directory_w() -> io::Result<Vec<u16>> {
+    // SAFETY: the buffer has `size` elements.
+    fill_wide(|buf, size| unsafe { b::GetWindowsDirectoryW(buf, size) })
+}
+
+/// `GetFullPathNameW` of a NUL-terminated path, without a terminating NUL.
+pub(crate) fn get_full_path_name_w(path: &[u16]) -> io::Result<Vec<u16>> {
+    if path.last() != Some(&0) {
+        return Err(io::Error::other(
+            "get_full_path_name_w: path must be NUL-terminated",
+        ));
+    }
+    // SAFETY: `path` is NUL-terminated, the buffer has `size` elements, and
+    // the file-part out pointer is optional (NULL).
+    fill_wide(|buf, size| unsafe { b::GetFullPathNameW(path.as_ptr(), size, buf, ptr::null_mut()) })
+}
+
+/// `CompareStringOrdinal(a, b, ignore case)`: how Windows orders (and
+/// matches) environment variable names.
+pub(crate) fn compare_string_ordinal_ignore_case(a: &[u16], b_: &[u16]) -> std::cmp::Ordering {
+    let len = |s: &[u16]| i32::try_from(s.len()).unwrap_or(i32::MAX);
+    // SAFETY: each pointer is valid for the length given.
+    let result = unsafe { b::CompareStringOrdinal(a.as_ptr(), len(a), b_.as_ptr(), len(b_), 1) };
+    match result {
+        r if r == b::CSTR_LESS_THAN => std::cmp::Ordering::Less,
+        r if r == b::CSTR_GREATER_THAN => std::cmp::Ordering::Greater,
+        _ => std::cmp::Ordering::Equal,
+    }
+}
+
+/// A pipe for a child's standard stream, made as std makes its own: a named
+/// pipe whose end in this process is overlapped (std's `ChildStdin` and
+/// `ChildStdout` read and write with `ReadFileEx`/`WriteFileEx`, which need
+/// that), and whose other end, for the child, is an ordinary synchronous
+/// handle. `ours_reads`: this process reads (the child's stdout or stderr).
+/// Returns (ours, theirs), neither inheritable.
+pub(crate) fn create_stdio_pipe(ours_reads: bool) -> io::Result<(OwnedHandle, OwnedHandle)> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static SERIAL: AtomicUsize = AtomicUsize::new(0);
+    let access = if ours_reads {
+        b::PIPE_ACCESS_INBOUND
+    } else {
+        b::PIPE_ACCESS_OUTBOUND
+    };
+    let open_mode =
+        (access | b::FILE_FLAG_FIRST_PIPE_INSTANCE | b::FILE_FLAG_OVERLAPPED).cast_unsigned();
+    let pipe_mode =
+        (b::PIPE_TYPE_BYTE | b::PIPE_READMODE_BYTE | b::PIPE_WAIT | b::PIPE_REJECT_REMOTE_CLIENTS)
+            .cast_unsigned();
+    let mut tries = 0;
+    loop {
+        let nonce = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let name = format!(
+            r"\\.\pipe\__winjob_stdio_pipe__.{}.{}.{nonce}",
+            std::process::id(),
+            SERIAL.fetch_add(1, Ordering::Relaxed)
+        );
+        let wide: Vec<u16> = name.encode_utf16().chain([0]).collect();
+        // SAFETY: `wide` is NUL-terminated; one instance, 4 KiB buffers, the
+        // default timeout, no security attributes (not inheritable).
+        let handle = unsafe {
+            b::CreateNamedPipeW(
+                wide.as_ptr(),
+                open_mode,
+                pipe_mode,
+                1,
+                4096,
+                4096,
+                0,
+                ptr::null(),
+            )
+        };
+        // INVALID_HANDLE_VALUE (-1) on failure.
+        if handle.addr() == usize::MAX || handle.is_null() {
+            let e = io::Error::last_os_error();
+            // Another pipe of that name exists (FILE_FLAG_FIRST_PIPE_INSTANCE).
+            if e.raw_os_error() == Some(ERROR_ACCESS_DENIED) && tries < 10 {
+                tries += 1;
+                continue;
+            }
+            return Err(e);
+        }
+        // SAFETY: a new handle, ours to close.
+        let ours = unsafe { OwnedHandle::from_raw_handle(handle) };
+        let theirs = std::fs::OpenOptions::new()
+            .read(!ours_reads)
+            .write(ours_reads)
+            .open(&name)?;
+        return Ok((ours, OwnedHandle::from(theirs)));
+    }
+}

@@ -18,15 +18,22 @@
 )]
 
 windows_link::link!("kernel32.dll" "system" fn AssignProcessToJobObject(hjob : HANDLE, hprocess : HANDLE) -> BOOL);
+windows_link::link!("kernel32.dll" "system" fn CompareStringOrdinal(lpstring1 : *const u16, cchcount1 : i32, lpstring2 : *const u16, cchcount2 : i32, bignorecase : BOOL) -> i32);
 windows_link::link!("advapi32.dll" "system" fn ConvertStringSecurityDescriptorToSecurityDescriptorW(stringsecuritydescriptor : PCWSTR, stringsdrevision : u32, securitydescriptor : *mut PSECURITY_DESCRIPTOR, securitydescriptorsize : *mut u32) -> BOOL);
 windows_link::link!("kernel32.dll" "system" fn CreateIoCompletionPort(filehandle : HANDLE, existingcompletionport : HANDLE, completionkey : usize, numberofconcurrentthreads : u32) -> HANDLE);
 windows_link::link!("kernel32.dll" "system" fn CreateJobObjectW(lpjobattributes : *const SECURITY_ATTRIBUTES, lpname : PCWSTR) -> HANDLE);
+windows_link::link!("kernel32.dll" "system" fn CreateNamedPipeW(lpname : PCWSTR, dwopenmode : u32, dwpipemode : u32, nmaxinstances : u32, noutbuffersize : u32, ninbuffersize : u32, ndefaulttimeout : u32, lpsecurityattributes : *const SECURITY_ATTRIBUTES) -> HANDLE);
+windows_link::link!("kernel32.dll" "system" fn CreateProcessW(lpapplicationname : PCWSTR, lpcommandline : PWSTR, lpprocessattributes : *const SECURITY_ATTRIBUTES, lpthreadattributes : *const SECURITY_ATTRIBUTES, binherithandles : BOOL, dwcreationflags : u32, lpenvironment : *const core::ffi::c_void, lpcurrentdirectory : PCWSTR, lpstartupinfo : *const STARTUPINFOW, lpprocessinformation : *mut PROCESS_INFORMATION) -> BOOL);
 windows_link::link!("kernel32.dll" "system" fn CreateToolhelp32Snapshot(dwflags : u32, th32processid : u32) -> HANDLE);
+windows_link::link!("kernel32.dll" "system" fn DeleteProcThreadAttributeList(lpattributelist : *mut _PROC_THREAD_ATTRIBUTE_LIST));
+windows_link::link!("kernel32.dll" "system" fn DuplicateHandle(hsourceprocesshandle : HANDLE, hsourcehandle : HANDLE, htargetprocesshandle : HANDLE, lptargethandle : *mut HANDLE, dwdesiredaccess : u32, binherithandle : BOOL, dwoptions : u32) -> BOOL);
 windows_link::link!("user32.dll" "system" fn EnumWindows(lpenumfunc : WNDENUMPROC, lparam : LPARAM) -> BOOL);
 windows_link::link!("kernel32.dll" "system" fn FreeMemoryJobObject(buffer : *const core::ffi::c_void));
 windows_link::link!("kernel32.dll" "system" fn GenerateConsoleCtrlEvent(dwctrlevent : u32, dwprocessgroupid : u32) -> BOOL);
 windows_link::link!("kernel32.dll" "system" fn GetCurrentProcess() -> HANDLE);
 windows_link::link!("kernel32.dll" "system" fn GetExitCodeProcess(hprocess : HANDLE, lpexitcode : *mut u32) -> BOOL);
+windows_link::link!("kernel32.dll" "system" fn GetFileAttributesW(lpfilename : PCWSTR) -> u32);
+windows_link::link!("kernel32.dll" "system" fn GetFullPathNameW(lpfilename : PCWSTR, nbufferlength : u32, lpbuffer : PWSTR, lpfilepart : *mut PWSTR) -> u32);
 windows_link::link!("kernel32.dll" "system" fn GetModuleHandleW(lpmodulename : PCWSTR) -> HMODULE);
 windows_link::link!("kernel32.dll" "system" fn GetPriorityClass(hprocess : HANDLE) -> u32);
 windows_link::link!("kernel32.dll" "system" fn GetProcAddress(hmodule : HMODULE, lpprocname : PCSTR) -> FARPROC);
@@ -35,7 +42,11 @@ windows_link::link!("kernel32.dll" "system" fn GetProcessHandleCount(hprocess : 
 windows_link::link!("kernel32.dll" "system" "K32GetProcessMemoryInfo" fn GetProcessMemoryInfo(process : HANDLE, ppsmemcounters : *mut PROCESS_MEMORY_COUNTERS, cb : u32) -> BOOL);
 windows_link::link!("kernel32.dll" "system" fn GetProcessTimes(hprocess : HANDLE, lpcreationtime : *mut FILETIME, lpexittime : *mut FILETIME, lpkerneltime : *mut FILETIME, lpusertime : *mut FILETIME) -> BOOL);
 windows_link::link!("kernel32.dll" "system" fn GetQueuedCompletionStatusEx(completionport : HANDLE, lpcompletionportentries : *mut OVERLAPPED_ENTRY, ulcount : u32, ulnumentriesremoved : *mut u32, dwmilliseconds : u32, falertable : BOOL) -> BOOL);
+windows_link::link!("kernel32.dll" "system" fn GetStdHandle(nstdhandle : u32) -> HANDLE);
+windows_link::link!("kernel32.dll" "system" fn GetSystemDirectoryW(lpbuffer : PWSTR, usize : u32) -> u32);
 windows_link::link!("user32.dll" "system" fn GetWindowThreadProcessId(hwnd : HWND, lpdwprocessid : *mut u32) -> u32);
+windows_link::link!("kernel32.dll" "system" fn GetWindowsDirectoryW(lpbuffer : PWSTR, usize : u32) -> u32);
+windows_link::link!("kernel32.dll" "system" fn InitializeProcThreadAttributeList(lpattributelist : *mut _PROC_THREAD_ATTRIBUTE_LIST, dwattributecount : u32, dwflags : u32, lpsize : *mut usize) -> BOOL);
 windows_link::link!("kernel32.dll" "system" fn IsProcessInJob(processhandle : HANDLE, jobhandle : HANDLE, result : *mut BOOL) -> BOOL);
 windows_link::link!("kernel32.dll" "system" fn LoadLibraryExW(lplibfilename : PCWSTR, hfile : HANDLE, dwflags : u32) -> HMODULE);
 windows_link::link!("kernel32.dll" "system" fn LocalFree(hmem : HLOCAL) -> HLOCAL);
@@ -51,14 +62,22 @@ windows_link::link!("kernel32.dll" "system" fn ResumeThread(hthread : HANDLE) ->
 windows_link::link!("kernel32.dll" "system" fn SetInformationJobObject(hjob : HANDLE, jobobjectinformationclass : JOBOBJECTINFOCLASS, lpjobobjectinformation : *const core::ffi::c_void, cbjobobjectinformationlength : u32) -> BOOL);
 windows_link::link!("kernel32.dll" "system" fn SetIoRateControlInformationJobObject(hjob : HANDLE, ioratecontrolinfo : *const JOBOBJECT_IO_RATE_CONTROL_INFORMATION) -> u32);
 windows_link::link!("kernel32.dll" "system" fn TerminateJobObject(hjob : HANDLE, uexitcode : u32) -> BOOL);
+windows_link::link!("kernel32.dll" "system" fn TerminateProcess(hprocess : HANDLE, uexitcode : u32) -> BOOL);
 windows_link::link!("kernel32.dll" "system" fn Thread32First(hsnapshot : HANDLE, lpte : *mut THREADENTRY32) -> BOOL);
 windows_link::link!("kernel32.dll" "system" fn Thread32Next(hsnapshot : HANDLE, lpte : *mut THREADENTRY32) -> BOOL);
+windows_link::link!("kernel32.dll" "system" fn UpdateProcThreadAttribute(lpattributelist : *mut _PROC_THREAD_ATTRIBUTE_LIST, dwflags : u32, attribute : usize, lpvalue : *const core::ffi::c_void, cbsize : usize, lppreviousvalue : *mut core::ffi::c_void, lpreturnsize : *const usize) -> BOOL);
+windows_link::link!("kernel32.dll" "system" fn WaitForSingleObject(hhandle : HANDLE, dwmilliseconds : u32) -> u32);
 pub const ABOVE_NORMAL_PRIORITY_CLASS: i32 = 32768;
 pub const BELOW_NORMAL_PRIORITY_CLASS: i32 = 16384;
 pub type BOOL = i32;
 pub const CREATE_NEW_PROCESS_GROUP: i32 = 512;
 pub const CREATE_SUSPENDED: i32 = 4;
+pub const CREATE_UNICODE_ENVIRONMENT: i32 = 1024;
+pub const CSTR_EQUAL: i32 = 2;
+pub const CSTR_GREATER_THAN: i32 = 3;
+pub const CSTR_LESS_THAN: i32 = 1;
 pub const CTRL_BREAK_EVENT: i32 = 1;
+pub const DUPLICATE_SAME_ACCESS: i32 = 2;
 pub const ERROR_ACCESS_DENIED: i32 = 5;
 pub const ERROR_ALREADY_EXISTS: i32 = 183;
 pub const ERROR_BAD_PATHNAME: i32 = 161;
@@ -73,6 +92,7 @@ pub const ERROR_MORE_DATA: i32 = 234;
 pub const ERROR_NOT_SUPPORTED: i32 = 50;
 pub const ERROR_NO_MORE_FILES: i32 = 18;
 pub const ERROR_PATH_NOT_FOUND: i32 = 3;
+pub const EXTENDED_STARTUPINFO_PRESENT: i32 = 524288;
 pub type FARPROC = Option<unsafe extern "system" fn() -> isize>;
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
@@ -80,6 +100,9 @@ pub struct FILETIME {
     pub dwLowDateTime: u32,
     pub dwHighDateTime: u32,
 }
+pub const FILE_ATTRIBUTE_DIRECTORY: i32 = 16;
+pub const FILE_FLAG_FIRST_PIPE_INSTANCE: i32 = 524288;
+pub const FILE_FLAG_OVERLAPPED: i32 = 1073741824;
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct GROUP_AFFINITY {
@@ -100,6 +123,7 @@ pub type HMODULE = HINSTANCE;
 pub type HWND = *mut core::ffi::c_void;
 pub const IDLE_PRIORITY_CLASS: i32 = 64;
 pub const INFINITE: u32 = 4294967295;
+pub const INVALID_FILE_ATTRIBUTES: u32 = 4294967295;
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
 pub struct IO_COUNTERS {
@@ -444,7 +468,9 @@ pub const JobObjectNotificationLimitInformation2: JOBOBJECTINFOCLASS = 33;
 pub type KAFFINITY = usize;
 pub const LOAD_LIBRARY_SEARCH_SYSTEM32: i32 = 2048;
 pub type LPARAM = isize;
+pub type LPBYTE = *mut u8;
 pub type LPOVERLAPPED = *mut OVERLAPPED;
+pub type LPPROC_THREAD_ATTRIBUTE_LIST = *mut _PROC_THREAD_ATTRIBUTE_LIST;
 pub const NORMAL_PRIORITY_CLASS: i32 = 32;
 #[repr(C)]
 #[derive(Clone, Copy)]
@@ -486,6 +512,20 @@ pub struct OVERLAPPED_ENTRY {
 }
 pub type PCSTR = *const u8;
 pub type PCWSTR = *const u16;
+pub const PIPE_ACCESS_INBOUND: i32 = 1;
+pub const PIPE_ACCESS_OUTBOUND: i32 = 2;
+pub const PIPE_READMODE_BYTE: i32 = 0;
+pub const PIPE_REJECT_REMOTE_CLIENTS: i32 = 8;
+pub const PIPE_TYPE_BYTE: i32 = 0;
+pub const PIPE_WAIT: i32 = 0;
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct PROCESS_INFORMATION {
+    pub hProcess: HANDLE,
+    pub hThread: HANDLE,
+    pub dwProcessId: u32,
+    pub dwThreadId: u32,
+}
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
 pub struct PROCESS_MEMORY_COUNTERS {
@@ -505,6 +545,8 @@ pub const PROCESS_QUERY_LIMITED_INFORMATION: i32 = 4096;
 pub const PROCESS_SET_QUOTA: i32 = 256;
 pub const PROCESS_TERMINATE: i32 = 1;
 pub const PROCESS_VM_READ: i32 = 16;
+pub const PROC_THREAD_ATTRIBUTE_HANDLE_LIST: i32 = 131074;
+pub const PROC_THREAD_ATTRIBUTE_JOB_LIST: i32 = 131085;
 pub type PSECURITY_DESCRIPTOR = *mut core::ffi::c_void;
 pub type PWSTR = *mut u16;
 pub const REALTIME_PRIORITY_CLASS: i32 = 256;
@@ -516,6 +558,38 @@ pub struct SECURITY_ATTRIBUTES {
     pub lpSecurityDescriptor: *mut core::ffi::c_void,
     pub bInheritHandle: BOOL,
 }
+pub const STARTF_USESTDHANDLES: i32 = 256;
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct STARTUPINFOEXW {
+    pub StartupInfo: STARTUPINFOW,
+    pub lpAttributeList: LPPROC_THREAD_ATTRIBUTE_LIST,
+}
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct STARTUPINFOW {
+    pub cb: u32,
+    pub lpReserved: PWSTR,
+    pub lpDesktop: PWSTR,
+    pub lpTitle: PWSTR,
+    pub dwX: u32,
+    pub dwY: u32,
+    pub dwXSize: u32,
+    pub dwYSize: u32,
+    pub dwXCountChars: u32,
+    pub dwYCountChars: u32,
+    pub dwFillAttribute: u32,
+    pub dwFlags: u32,
+    pub wShowWindow: u16,
+    pub cbReserved2: u16,
+    pub lpReserved2: LPBYTE,
+    pub hStdInput: HANDLE,
+    pub hStdOutput: HANDLE,
+    pub hStdError: HANDLE,
+}
+pub const STD_ERROR_HANDLE: u32 = 4294967284;
+pub const STD_INPUT_HANDLE: u32 = 4294967286;
+pub const STD_OUTPUT_HANDLE: u32 = 4294967285;
 pub const STILL_ACTIVE: i32 = 259;
 pub const TH32CS_SNAPTHREAD: i32 = 4;
 #[repr(C)]
@@ -536,7 +610,11 @@ pub const ToleranceIntervalMedium: JOBOBJECT_RATE_CONTROL_TOLERANCE_INTERVAL = 2
 pub const ToleranceIntervalShort: JOBOBJECT_RATE_CONTROL_TOLERANCE_INTERVAL = 1;
 pub const ToleranceLow: JOBOBJECT_RATE_CONTROL_TOLERANCE = 1;
 pub const ToleranceMedium: JOBOBJECT_RATE_CONTROL_TOLERANCE = 2;
+pub const WAIT_OBJECT_0: i32 = 0;
 pub const WAIT_TIMEOUT: i32 = 258;
 pub const WM_CLOSE: i32 = 16;
 pub type WNDENUMPROC = Option<unsafe extern "system" fn(param0: HWND, param1: LPARAM) -> BOOL>;
 pub type WPARAM = usize;
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct _PROC_THREAD_ATTRIBUTE_LIST(pub u8);

@@ -170,7 +170,6 @@
 
 mod accounting;
 mod api;
-mod command;
 mod info;
 mod job;
 mod limits;
@@ -180,12 +179,12 @@ mod stop;
 
 use std::io;
 
-pub(crate) use self::command::{
+pub(crate) use self::job::{Job, Options, is_current_process_in_any_job, is_process_in_any_job};
+pub(crate) use self::limits::{current_affinity, current_priority_class};
+pub(crate) use self::spawn::native::{
     CommandOptions, NativeChild, child_stderr_file, child_stdin_file, child_stdout_file,
     pipe_reader_file, pipe_writer_file, spawn_native,
 };
-pub(crate) use self::job::{Job, Options, is_current_process_in_any_job, is_process_in_any_job};
-pub(crate) use self::limits::{current_affinity, current_priority_class};
 /// The public typed limit values, under the name `info.rs` and `host.rs`
 /// share.
 use crate::os::windows::limits as types;

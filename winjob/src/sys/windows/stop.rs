@@ -24,8 +24,7 @@
 
 use std::collections::HashSet;
 use std::io;
-use std::os::windows::io::{AsHandle, OwnedHandle};
-use std::process::Child;
+use std::os::windows::io::{AsHandle, BorrowedHandle, OwnedHandle};
 use std::sync::{Mutex, PoisonError};
 
 use super::Job;
@@ -52,14 +51,11 @@ pub(super) struct Leaders(Mutex<Vec<Leader>>);
 
 impl Leaders {
     /// Remembers `child` as the leader of its own console process group.
-    pub(super) fn record(&self, child: &Child) -> io::Result<()> {
-        let process = child.as_handle().try_clone_to_owned()?;
+    pub(super) fn record(&self, pid: u32, process: BorrowedHandle<'_>) -> io::Result<()> {
+        let process = process.try_clone_to_owned()?;
         let mut leaders = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         leaders.retain(Leader::is_running);
-        leaders.push(Leader {
-            pid: child.id(),
-            process,
-        });
+        leaders.push(Leader { pid, process });
         Ok(())
     }
 

@@ -38,6 +38,9 @@ use std::os::windows::io::AsHandle;
 use std::os::windows::process::CommandExt;
 use std::process::{Child, Command};
 
+mod command_line;
+pub(super) mod native;
+
 use super::Job;
 use super::api;
 use crate::error::with_context;
@@ -98,7 +101,7 @@ impl Job {
             )
         })?;
         if flags & api::CREATE_NEW_PROCESS_GROUP != 0 {
-            self.leaders.record(child)?;
+            self.leaders.record(child.id(), child.as_handle())?;
         }
         if !leave_suspended {
             resume(child)?;
@@ -108,7 +111,7 @@ impl Job {
 }
 
 /// `ERROR_INTERNAL_ERROR`, Wine's transient `CreateProcess` failure.
-const ERROR_INTERNAL_ERROR: i32 = 1359;
+pub(super) const ERROR_INTERNAL_ERROR: i32 = 1359;
 
 /// `command.spawn()`, tried again (at most five times, 50 ms apart and
 /// more) while Wine fails it with its transient [`ERROR_INTERNAL_ERROR`].
