@@ -338,11 +338,20 @@ fn concurrent_piped_spawns_leak_no_pipe() {
             std::thread::spawn(move || {
                 for i in 0..total / 16 + usize::from(t < total % 16) {
                     let mut child = Command::new(HELPER)
-                        .args(["argv", &format!("{t}-{i}")])
-                        .stdin(Stdio::null())
+                        .arg("cat")
+                        .stdin(Stdio::piped())
                         .stdout(Stdio::piped())
                         .spawn_in(&job)
                         .unwrap();
+                    // Alive (it waits for its input): a member. (Not a
+                    // zombie: cgroup v1 lets go of exited processes.)
+                    assert!(
+                        job.contains_pid(child.id()).unwrap(),
+                        "{t}-{i} not in the job"
+                    );
+                    let mut stdin = child.stdin.take().unwrap();
+                    writeln!(stdin, "{t}-{i}").unwrap();
+                    drop(stdin);
                     let mut out = String::new();
                     // Ends only when every write end is closed.
                     child
@@ -351,14 +360,7 @@ fn concurrent_piped_spawns_leak_no_pipe() {
                         .unwrap()
                         .read_to_string(&mut out)
                         .unwrap();
-                    assert_eq!(out.trim_end(), format!("arg \"{t}-{i}\""));
-                    // Not reaped yet, so still a member (a zombie stays in
-                    // its cgroup and group; Windows keeps the process object
-                    // while its handle is open).
-                    assert!(
-                        job.contains_pid(child.id()).unwrap(),
-                        "{t}-{i} not in the job"
-                    );
+                    assert_eq!(out.trim_end(), format!("{t}-{i}"));
                     assert!(child.wait().unwrap().success());
                 }
             })
@@ -494,23 +496,27 @@ mod linux {
             .arg0("renamed")
             .spawn_in(&job)
             .unwrap();
-        // The new program's arguments are in place a moment after `execve`
-        // released this process (what `spawn` waits for).
+        // `spawn` returns once the child released this process's memory in
+        // `execve`, a moment before the kernel installs the new program's
+        // memory: until then /proc shows the old image's (this process's)
+        // command line, or none.
         let cmdline = || std::fs::read(format!("/proc/{}/cmdline", child.id())).unwrap();
-        assert!(
-            eventually(LONG, || !cmdline().is_empty()),
-            "no command line"
-        );
+        let renamed = eventually(LONG, || cmdline().starts_with(b"renamed\0"));
         let comm = cmdline();
-        assert!(
-            comm.starts_with(b"renamed\0"),
-            "{:?}",
-            String::from_utf8_lossy(&comm)
-        );
+        assert!(renamed, "{:?}", String::from_utf8_lossy(&comm));
         println!("spawned with {}", winjob::Child::spawn_method());
         assert!(child.pidfd().is_some());
         child.kill().unwrap();
         child.wait().unwrap();
+    }
+
+    /// `clone3` without `CLONE_INTO_CGROUP` (kernels before 5.7): the child
+    /// moves itself into the job before `execve`.
+    #[test]
+    fn clone3_without_the_cgroup_flag_puts_the_child_in_the_job_too() {
+        let text = native_in_job(&[], &[], &[("WINJOB_LINUX_SPAWN", "clone3-no-cgroup")]);
+        assert_child_in_its_job(&text);
+        assert_eq!(value_of(&text, "method"), "clone3", "{text}");
     }
 
     /// A seccomp profile that refuses `clone3` (with `ENOSYS`, or `EPERM` as
@@ -521,52 +527,13 @@ mod linux {
     /// under such a profile std cannot spawn at all.
     #[test]
     fn a_seccomp_refusal_of_clone3_falls_back_to_clone() {
-        for (errno, job) in [(38, "native-in-job"), (1, "--no-kill-on-drop")] {
-            let mut args = vec![
-                "no-clone3".to_owned(),
-                errno.to_string(),
-                "native-in-job".into(),
-            ];
-            if job.starts_with("--") {
-                args.push(job.into());
-            }
-            let output = std::process::Command::new(HELPER)
-                .args(&args)
-                .stdin(std::process::Stdio::null())
-                .output()
-                .unwrap();
-            let text = String::from_utf8_lossy(&output.stdout);
+        for (errno, after) in [("38", &[][..]), ("1", &["--no-kill-on-drop"][..])] {
+            let text = native_in_job(&["no-clone3", errno], after, &[]);
+            assert_child_in_its_job(&text);
             assert!(
-                output.status.success(),
-                "errno {errno}: {:?}: {text}{}",
-                output.status,
-                String::from_utf8_lossy(&output.stderr)
-            );
-            let value_of = |key: &str| {
-                text.lines()
-                    .find_map(|l| l.strip_prefix(key)?.strip_prefix(' '))
-                    .unwrap_or_default()
-                    .to_owned()
-            };
-            assert!(
-                value_of("method").starts_with("clone("),
+                value_of(&text, "method").starts_with("clone("),
                 "errno {errno}: {text}"
             );
-            match winjob::capabilities().unwrap().mode {
-                winjob::Mode::CgroupV2 => {
-                    assert!(
-                        value_of("cgroup").ends_with(&value_of("job-cgroup")),
-                        "{text}"
-                    )
-                }
-                winjob::Mode::CgroupV1 => {
-                    assert!(
-                        value_of("freezer").ends_with(&value_of("job-cgroup")),
-                        "{text}"
-                    )
-                }
-                _ => assert_eq!(value_of("pgid"), value_of("job-pgid"), "{text}"),
-            }
         }
     }
 
@@ -585,53 +552,67 @@ mod linux {
     }
 }
 
+/// Runs the helper's `native-in-job` (a job of its own, `whereami` spawned
+/// into it with winjob's `Command`) with `args` before it and `env` set, and
+/// returns what it printed.
+fn native_in_job(before: &[&str], after: &[&str], env: &[(&str, &str)]) -> String {
+    let mut command = std::process::Command::new(HELPER);
+    command
+        .args(before)
+        .arg("native-in-job")
+        .args(after)
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null());
+    let output = retry(|| command.output()).unwrap();
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{command:?}: {:?}: {text}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    text
+}
+
+/// The value after `key ` on a line of `text`.
+fn value_of(text: &str, key: &str) -> String {
+    text.lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(' '))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// What `native-in-job` printed says its child was in the helper's job.
+fn assert_child_in_its_job(text: &str) {
+    #[cfg(windows)]
+    assert_eq!(value_of(text, "in-job"), "yes", "{text}");
+    #[cfg(target_os = "linux")]
+    match winjob::capabilities().unwrap().mode {
+        winjob::Mode::CgroupV2 => assert!(
+            value_of(text, "cgroup").ends_with(&value_of(text, "job-cgroup")),
+            "{text}"
+        ),
+        winjob::Mode::CgroupV1 => assert!(
+            value_of(text, "freezer").ends_with(&value_of(text, "job-cgroup")),
+            "{text}"
+        ),
+        _ => assert_eq!(value_of(text, "pgid"), value_of(text, "job-pgid"), "{text}"),
+    }
+}
+
 /// The fallback paths, chosen per process by an environment variable: the
 /// classic `clone` on Linux, the suspended create-assign-resume on Windows.
-/// The helper runs `whereami` in a job of its own that way.
 #[test]
 fn the_fallback_spawn_puts_the_child_in_the_job_too() {
-    let (var, value) = if cfg!(windows) {
+    let env = if cfg!(windows) {
         ("WINJOB_WINDOWS_SPAWN", "suspended")
     } else {
         ("WINJOB_LINUX_SPAWN", "clone")
     };
-    let output = retry(|| {
-        std::process::Command::new(HELPER)
-            .arg("native-in-job")
-            .env(var, value)
-            .stdin(std::process::Stdio::null())
-            .output()
-    })
-    .unwrap();
-    let text = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{:?}: {text}", output.status);
-    let value_of = |key: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(key)?.strip_prefix(' '))
-            .unwrap_or_default()
-            .to_owned()
-    };
-    #[cfg(windows)]
-    assert_eq!(value_of("in-job"), "yes", "{text}");
+    let text = native_in_job(&[], &[], &[env]);
+    assert_child_in_its_job(&text);
     #[cfg(target_os = "linux")]
-    {
-        assert!(value_of("method").starts_with("clone("), "{text}");
-        match winjob::capabilities().unwrap().mode {
-            winjob::Mode::CgroupV2 => {
-                assert!(
-                    value_of("cgroup").ends_with(&value_of("job-cgroup")),
-                    "{text}"
-                )
-            }
-            winjob::Mode::CgroupV1 => {
-                assert!(
-                    value_of("freezer").ends_with(&value_of("job-cgroup")),
-                    "{text}"
-                )
-            }
-            _ => assert_eq!(value_of("pgid"), value_of("job-pgid"), "{text}"),
-        }
-    }
+    assert!(value_of(&text, "method").starts_with("clone("), "{text}");
 }
 
 #[cfg(windows)]

@@ -11,7 +11,7 @@
 //!
 //! Everything here is the portable description of a process to start; the
 //! backend in `crate::sys` turns it into system calls (`sys/linux/spawn/`,
-//! `sys/windows/spawn.rs`).
+//! `sys/windows/spawn/`).
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;

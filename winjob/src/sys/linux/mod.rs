@@ -12,10 +12,16 @@
 //! other users cannot even list it. `WINJOB_MODE` and `WINJOB_CGROUP_ROOT` (or
 //! the builder's `os::linux::JobBuilderExt`) override the choice.
 //!
-//! **Spawning** ([`spawn`]): the child writes `0` to the job's `cgroup.procs`
-//! between `fork` and `exec`, so no instruction of the program runs outside
-//! the job, and a failed move fails the spawn. In process-group mode the child
-//! gets the job's group from `posix_spawn`.
+//! **Spawning** ([`spawn`]): winjob's own `Command` starts the child with a
+//! vfork-style `clone3` on a stack of its own, created by the kernel in the
+//! job's cgroup (`CLONE_INTO_CGROUP`, cgroup v2) or writing itself into the
+//! job's `cgroup.procs` before `execve` (cgroup v1, older kernels), or
+//! joining the job's process group; nothing of the caller's memory is
+//! copied, and a failed step fails the spawn. `Job::spawn` with a std
+//! `Command` does the same from a `pre_exec` hook (`spawn/hook.rs`), which
+//! makes std `fork`. Either way no instruction of the program runs outside
+//! the job. The child is waited for and killed through its pidfd
+//! ([`child`]).
 //!
 //! **Ending** ([`cgroup`]): `cgroup.kill` (v2, Linux 5.14+) kills the whole tree
 //! atomically, including a process forking at that moment; without it, and on
@@ -30,7 +36,7 @@
 //! **Limits** ([`limits`], [`watchdog`]): job-wide limits are controller files
 //! of the job's v2 directory, or of a directory of the same name in the v1
 //! hierarchy of the controller (hybrid hosts); per-process limits are set in
-//! the child before `exec` ([`spawn`]); the job CPU time is watched by a
+//! the child before `execve` ([`spawn`]); the job CPU time is watched by a
 //! thread. A limit that cannot be enforced is refused before anything
 //! changes.
 //!

@@ -1,9 +1,9 @@
-//! What a child does between `fork` and `exec`: join the job, take its
-//! per-process limits.
+//! `Job::spawn`'s std path: what a child of a `std::process::Command` does
+//! between `fork` and `exec` to join the job and take its per-process limits.
+//! (winjob's own `Command` does the same in `child.rs`, without the fork.)
 //!
-//! This is the only file of the Linux backend with `unsafe` code: the one
-//! `CommandExt::pre_exec` call. The hook runs in the forked child, before the
-//! new program:
+//! Its `unsafe` is the `CommandExt::pre_exec` call. The hook runs in the
+//! forked child, before the new program:
 //!
 //! 1. it writes `0` ("the writer") to the job's `cgroup.procs` and to that of
 //!    each cgroup v1 directory holding the job's limits, all opened

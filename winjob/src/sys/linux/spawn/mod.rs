@@ -44,8 +44,9 @@
 //!   `Child` then waits and kills by pid.
 //!
 //! The parent-copying `fork` is never used. The environment variable
-//! `WINJOB_LINUX_SPAWN=clone` starts at the classic `clone` (for tests of the
-//! fallbacks, and for a kernel whose `clone3` misbehaves).
+//! `WINJOB_LINUX_SPAWN` starts lower on the ladder: `clone3-no-cgroup`
+//! (`clone3`, the child moving itself) or `clone` (the classic call), for
+//! the tests of the fallbacks and for a kernel whose `clone3` misbehaves.
 //!
 //! # Known gaps
 //!
@@ -125,9 +126,18 @@ static NO_INTO_CGROUP: AtomicBool = AtomicBool::new(false);
 static NO_CLONE3: AtomicBool = AtomicBool::new(false);
 static NO_PIDFD: AtomicBool = AtomicBool::new(false);
 
+/// `WINJOB_LINUX_SPAWN`: where the ladder starts, read once.
+fn forced() -> &'static str {
+    static CHOICE: OnceLock<String> = OnceLock::new();
+    CHOICE.get_or_init(|| std::env::var("WINJOB_LINUX_SPAWN").unwrap_or_default())
+}
+
 fn start_at_clone() -> bool {
-    static CHOICE: OnceLock<bool> = OnceLock::new();
-    *CHOICE.get_or_init(|| std::env::var_os("WINJOB_LINUX_SPAWN").is_some_and(|v| v == "clone"))
+    forced() == "clone"
+}
+
+fn without_into_cgroup() -> bool {
+    NO_INTO_CGROUP.load(Ordering::Relaxed) || forced() == "clone3-no-cgroup"
 }
 
 /// Which process creation call the next spawn will use: `clone3` with
@@ -136,7 +146,7 @@ pub(crate) fn method() -> &'static str {
     let clone3 = !NO_CLONE3.load(Ordering::Relaxed) && !start_at_clone();
     match (
         clone3,
-        NO_INTO_CGROUP.load(Ordering::Relaxed),
+        without_into_cgroup(),
         NO_PIDFD.load(Ordering::Relaxed),
     ) {
         (true, false, _) => "clone3(CLONE_INTO_CGROUP)",
@@ -248,7 +258,7 @@ fn create<'a>(
     let blocked = Blocked::all()?;
     let result = loop {
         if !NO_CLONE3.load(Ordering::Relaxed) && !start_at_clone() {
-            let into = cgroup.filter(|_| !NO_INTO_CGROUP.load(Ordering::Relaxed));
+            let into = cgroup.filter(|_| !without_into_cgroup());
             if into.is_none() {
                 plan.procs = procs_self;
             }
