@@ -200,7 +200,7 @@ impl Config {
                 .ok()
                 .and_then(|v| v.trim().parse().ok()),
             events: number("WINJOB_BENCH_EVENTS", if wine { 60 } else { 300 }),
-            memory_pairs: number("WINJOB_BENCH_MEMORY_PAIRS", 30),
+            memory_pairs: number("WINJOB_BENCH_MEMORY_PAIRS", 100),
             accounting_calls: if wine { 2000 } else { 5000 },
             pids_calls: if wine { 30 } else { 200 },
         }
