@@ -8,8 +8,6 @@
 //! Without a program it runs itself as a small tree (a parent that starts
 //! three children, each spinning for a moment), on Linux and Windows alike.
 
-use std::process::Command;
-
 fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
     let mut command = match args.next() {
@@ -43,7 +41,8 @@ fn node(children: Option<String>) -> std::io::Result<()> {
     let n: usize = children.and_then(|n| n.parse().ok()).unwrap_or(0);
     let children: Vec<_> = (0..n)
         .map(|_| {
-            Command::new(std::env::current_exe()?)
+            // In the job already, as everything a member starts is.
+            winjob::Command::new(std::env::current_exe()?)
                 .args(["node", "0"])
                 .spawn()
         })

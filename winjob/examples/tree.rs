@@ -10,7 +10,6 @@
 //! depth 2, width 3: 13 processes.
 
 use std::io::{self, BufRead, BufReader, Write};
-use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -92,8 +91,11 @@ fn node(depth: u32, width: u32) -> io::Result<()> {
     let mut children = Vec::new();
     if depth > 0 {
         for _ in 0..width {
+            // winjob's Command outside any job: the child is in this node's
+            // job anyway, as everything a member starts is. (Under Wine the
+            // library also retries Wine's transient CreateProcess error.)
             children.push(
-                Command::new(std::env::current_exe()?)
+                winjob::Command::new(std::env::current_exe()?)
                     .args(["node", &(depth - 1).to_string(), &width.to_string()])
                     .spawn()?,
             );
