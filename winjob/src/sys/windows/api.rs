@@ -1149,7 +1149,11 @@ pub(crate) fn create_process_w(new: NewProcess<'_>) -> io::Result<CreatedProcess
     if let Some(stdio) = &new.stdio {
         for handle in stdio.iter().flatten() {
             let raw = raw(*handle);
-            if !inherited.contains(&raw) {
+            // A console pseudo-handle of Windows 7 (low bits 0b11) cannot be
+            // in the list (ERROR_NO_SYSTEM_RESOURCES); it is inherited as
+            // std inherits it. Real handles are multiples of 4.
+            let pseudo = raw.addr() & 3 == 3;
+            if !pseudo && !inherited.contains(&raw) {
                 inherited.push(raw);
             }
         }
@@ -1173,7 +1177,11 @@ pub(crate) fn create_process_w(new: NewProcess<'_>) -> io::Result<CreatedProcess
         }
     }
     let mut info = b::STARTUPINFOEXW::default();
-    info.StartupInfo.cb = win32_size_of::<b::STARTUPINFOEXW>();
+    info.StartupInfo.cb = if list.is_some() {
+        win32_size_of::<b::STARTUPINFOEXW>()
+    } else {
+        win32_size_of::<b::STARTUPINFOW>()
+    };
     if let Some([input, output, error]) = &new.stdio {
         let or_null = |h: &Option<BorrowedHandle<'_>>| h.map_or(ptr::null_mut(), raw);
         info.StartupInfo.dwFlags |= b::STARTF_USESTDHANDLES.cast_unsigned();
@@ -1194,15 +1202,15 @@ pub(crate) fn create_process_w(new: NewProcess<'_>) -> io::Result<CreatedProcess
     // terminated UTF-16 (built by the caller) and flagged as such; `info` is
     // a STARTUPINFOEXW with `cb` set to its size, whose attribute list and
     // handles outlive the call; `pi` is a valid out pointer. Handles are
-    // inherited only if listed (and none are without a list: `stdio` is
-    // None exactly when `inherited` is empty).
+    // inherited only if listed, but for Windows 7's console pseudo-handles,
+    // which are never in the list.
     let ok = unsafe {
         b::CreateProcessW(
             new.application.as_ptr(),
             new.command_line.as_mut_ptr(),
             ptr::null(),
             ptr::null(),
-            b::BOOL::from(!inherited.is_empty()),
+            b::BOOL::from(new.stdio.is_some()),
             flags,
             new.environment.map_or(ptr::null(), |e| e.as_ptr().cast()),
             new.current_dir.map_or(ptr::null(), <[u16]>::as_ptr),
@@ -1312,7 +1320,9 @@ fn fill_wide(mut call: impl FnMut(*mut u16, u32) -> u32) -> io::Result<Vec<u16>>
             buffer.truncate(n);
             return Ok(buffer);
         }
-        buffer.resize(n, 0);
+        // The size needed, or at least twice as much: never the same again.
+        let grown = n.max(buffer.len().saturating_mul(2));
+        buffer.resize(grown, 0);
     }
 }
 
@@ -1349,9 +1359,15 @@ pub(crate) fn compare_string_ordinal_ignore_case(a: &[u16], b_: &[u16]) -> std::
     match result {
         r if r == b::CSTR_LESS_THAN => std::cmp::Ordering::Less,
         r if r == b::CSTR_GREATER_THAN => std::cmp::Ordering::Greater,
-        _ => std::cmp::Ordering::Equal,
+        r if r == b::CSTR_EQUAL => std::cmp::Ordering::Equal,
+        // The call failed (it cannot for valid lengths): never merge two
+        // names that differ.
+        _ => a.cmp(b_),
     }
 }
+
+/// The buffer of each direction of a stdio pipe, as std's.
+const PIPE_BUFFER: u32 = 64 * 1024;
 
 /// A pipe for a child's standard stream, made as std makes its own: a named
 /// pipe whose end in this process is overlapped (std's `ChildStdin` and
@@ -1383,7 +1399,7 @@ pub(crate) fn create_stdio_pipe(ours_reads: bool) -> io::Result<(OwnedHandle, Ow
             SERIAL.fetch_add(1, Ordering::Relaxed)
         );
         let wide: Vec<u16> = name.encode_utf16().chain([0]).collect();
-        // SAFETY: `wide` is NUL-terminated; one instance, 4 KiB buffers, the
+        // SAFETY: `wide` is NUL-terminated; one instance, 64 KiB buffers, the
         // default timeout, no security attributes (not inheritable).
         let handle = unsafe {
             b::CreateNamedPipeW(
@@ -1391,8 +1407,8 @@ pub(crate) fn create_stdio_pipe(ours_reads: bool) -> io::Result<(OwnedHandle, Ow
                 open_mode,
                 pipe_mode,
                 1,
-                4096,
-                4096,
+                PIPE_BUFFER,
+                PIPE_BUFFER,
                 0,
                 ptr::null(),
             )

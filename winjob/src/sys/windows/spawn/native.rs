@@ -11,9 +11,9 @@
 //!   killed owner to leave behind (the suspended path of `spawn/mod.rs`
 //!   leaves a suspended orphan if the owner dies between create and assign);
 //! - `PROC_THREAD_ATTRIBUTE_HANDLE_LIST`: the child inherits its three
-//!   standard handles and nothing else, so two threads spawning at once
-//!   cannot leak a pipe into each other's child (std serializes its spawns
-//!   with a lock for this instead).
+//!   standard handles and nothing else, so two threads spawning this way at
+//!   once cannot leak a pipe into each other's child (std serializes its
+//!   spawns with a lock for this instead).
 //!
 //! Everything else follows std's rules, so that a program behaves the same
 //! started by either: the program lookup (`resolve`: a path as given, `.exe`
@@ -30,13 +30,31 @@
 //!
 //! # Fallbacks
 //!
-//! Before Windows 10, `CreateProcessW` refuses the job attribute
-//! (`ERROR_INVALID_PARAMETER`): the process is then created suspended,
-//! assigned, and its main thread resumed, remembered for the rest of the
-//! process; that path has the owner-kill window of `spawn/mod.rs`. The
+//! Before Windows 10 the job attribute is refused (`ERROR_NOT_SUPPORTED`
+//! from `UpdateProcThreadAttribute`, or `ERROR_INVALID_PARAMETER` from
+//! `CreateProcessW`): the process is then created suspended, assigned, and
+//! its main thread resumed; if that works, the rest of the process does the
+//! same. That path has the owner-kill window of `spawn/mod.rs`. The
 //! environment variable `WINJOB_WINDOWS_SPAWN=suspended` takes it from the
 //! start (for its tests). Under Wine, the transient `ERROR_INTERNAL_ERROR`
 //! (1359) is retried, as in `spawn/mod.rs`.
+//!
+//! # Known gaps
+//!
+//! - The child's standard handles are inheritable duplicates for the
+//!   moment of the spawn; a std `Command` spawned on another thread in that
+//!   moment (std inherits every inheritable handle) can inherit them, and a
+//!   leaked write end keeps a reader of this child's pipe from its end. std
+//!   has the same window against spawns that are not std's.
+//! - A pipe end of another child (`Stdio::from(ChildStdout)`) is given to
+//!   the new child as it is, overlapped; std relays such a pipe through a
+//!   synchronous one and a thread. A program that reads its standard input
+//!   with overlapped-unaware code may misbehave on it.
+//! - Console handles of Windows 7 (pseudo-handles) are inherited as std
+//!   does, without the handle list.
+//! - The pipes are named pipes, as std's were before it used
+//!   `NtCreateNamedPipeFile`: another local user could connect first and
+//!   make the spawn fail (no data goes through before the spawn).
 
 use std::cmp::Ordering;
 use std::ffi::{OsStr, OsString};
@@ -99,21 +117,26 @@ impl NativeChild {
     }
 
     pub(crate) fn wait(&mut self, deadline: Option<Instant>) -> io::Result<Option<ExitStatus>> {
-        let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        if api::wait_for_single_object(self.process.as_handle(), timeout)? {
-            self.status().map(Some)
-        } else {
-            Ok(None)
+        loop {
+            let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if api::wait_for_single_object(self.process.as_handle(), timeout)? {
+                return self.status().map(Some);
+            }
+            // A wait is at most ~49.7 days long: go on until the deadline.
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(None);
+            }
         }
     }
 
-    /// `TerminateProcess(1)`, as std's `kill`; `Ok` if it has already exited
-    /// (Windows says `ERROR_ACCESS_DENIED` then).
+    /// `TerminateProcess(1)`, as std's `kill`: `ERROR_ACCESS_DENIED` means it
+    /// has exited or is being terminated already, and is `Ok` as long as the
+    /// process can still be queried.
     pub(crate) fn kill(&mut self) -> io::Result<()> {
         match api::terminate_process(self.process.as_handle(), 1) {
             Err(e)
                 if e.raw_os_error() == Some(api::ERROR_ACCESS_DENIED)
-                    && self.try_wait().is_ok_and(|s| s.is_some()) =>
+                    && self.try_wait().is_ok() =>
             {
                 Ok(())
             }
@@ -122,7 +145,9 @@ impl NativeChild {
     }
 }
 
-/// Set once `CreateProcessW` refused `PROC_THREAD_ATTRIBUTE_JOB_LIST`.
+/// Set once the job attribute was refused (`UpdateProcThreadAttribute` says
+/// `ERROR_NOT_SUPPORTED`, or `CreateProcessW` `ERROR_INVALID_PARAMETER`) and
+/// the same spawn then succeeded without it: a Windows before 10.
 static NO_JOB_LIST: AtomicBool = AtomicBool::new(false);
 
 fn start_suspended() -> bool {
@@ -141,10 +166,16 @@ impl Job {
         if self.new_process_groups {
             flags |= api::CREATE_NEW_PROCESS_GROUP;
         }
-        let spawned = spawn(command, Some(self), flags)?;
-        if flags & api::CREATE_NEW_PROCESS_GROUP != 0 {
-            self.leaders
-                .record(spawned.child.id(), spawned.child.handle())?;
+        let mut spawned = spawn(command, Some(self), flags)?;
+        if flags & api::CREATE_NEW_PROCESS_GROUP != 0
+            && let Err(e) = self
+                .leaders
+                .record(spawned.child.id(), spawned.child.handle())
+        {
+            // Nothing is left running when spawn_in fails.
+            let _ = spawned.child.kill();
+            let _ = spawned.child.wait(None);
+            return Err(e);
         }
         Ok(spawned)
     }
@@ -190,7 +221,7 @@ fn spawn(command: &Command, job: Option<&Job>, flags: u32) -> io::Result<Spawned
             }
         })
         .collect();
-    let full = api::get_full_path_name_w(&program).unwrap_or_else(|_| program.clone());
+    let full = api::get_full_path_name_w(&program)?;
     let (application, line) = if command_line::is_batch_file(&full) {
         let mut cmd = api::get_system_directory_w()?;
         cmd.extend("\\cmd.exe".encode_utf16());
@@ -318,7 +349,7 @@ fn resolve(program: &OsStr, child_path: Option<&OsStr>) -> io::Result<Vec<u16>> 
         )));
     }
     let has_exe = bytes.len() >= 4 && bytes[bytes.len() - 4..].eq_ignore_ascii_case(b".exe");
-    let is_file_name = !bytes.iter().any(|&b| b == b'\\' || b == b'/' || b == b':');
+    let is_file_name = !bytes.iter().any(|&b| b == b'\\' || b == b'/');
     if !is_file_name {
         if has_exe {
             return Ok(user_path(Path::new(program)));
@@ -365,19 +396,35 @@ fn resolve(program: &OsStr, child_path: Option<&OsStr>) -> io::Result<Vec<u16>> 
         .ok_or_else(|| not_found(format!("program {program:?} not found")))
 }
 
-/// `path` as UTF-16, NUL-terminated, with a short verbatim prefix
-/// (`\\?\C:\…`) taken off, since `cmd.exe` cannot take one.
+/// `path` as UTF-16, NUL-terminated, without a verbatim prefix where the
+/// path means the same without it (as std's `to_user_path`): `\\?\C:\…`
+/// becomes `C:\…` and `\\?\UNC\…` becomes `\\…`, for paths of at most 260
+/// characters with the NUL whose full path is themselves, since `cmd.exe`
+/// cannot take a verbatim path.
 fn user_path(path: &Path) -> Vec<u16> {
-    let mut w = wide(path.as_os_str());
-    let verbatim_drive = w.len() <= 260
-        && w.len() > 6
-        && w[..4] == [92, 92, 63, 92]
-        && w[5] == u16::from(b':')
-        && w[6] == 92;
-    if verbatim_drive {
-        w.drain(..4);
+    const SEP: u16 = 92;
+    let w = nul_terminated(wide(path.as_os_str()));
+    if w.len() > 260 {
+        return w;
     }
-    nul_terminated(w)
+    let plain: Option<Vec<u16>> = match &w[..] {
+        [SEP, SEP, 63, SEP, _, 58, SEP, ..] => Some(w[4..].to_vec()),
+        [SEP, SEP, 63, SEP, 85, 78, 67, SEP, ..] => {
+            let mut unc = vec![SEP];
+            unc.extend_from_slice(&w[7..]);
+            Some(unc)
+        }
+        _ => None,
+    };
+    match plain {
+        Some(plain)
+            if api::get_full_path_name_w(&plain)
+                .is_ok_and(|full| full[..] == plain[..plain.len() - 1]) =>
+        {
+            plain
+        }
+        _ => w,
+    }
 }
 
 /// The child's environment, as std builds it: this process's, changed as
