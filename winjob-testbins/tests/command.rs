@@ -38,11 +38,7 @@ fn lines_of(command: &mut Command, job: Option<&Job>) -> Vec<String> {
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );
-    String::from_utf8(output.stdout)
-        .expect("UTF-8 output")
-        .lines()
-        .map(str::to_owned)
-        .collect()
+    lines(output.stdout)
 }
 
 /// What std's `Command` gives the same helper, for comparison.
@@ -54,8 +50,13 @@ fn std_lines(args: &[OsString]) -> Vec<String> {
             .output()
     })
     .expect("std spawn");
-    String::from_utf8(output.stdout)
-        .unwrap()
+    lines(output.stdout)
+}
+
+/// A child's output, line by line.
+fn lines(output: Vec<u8>) -> Vec<String> {
+    String::from_utf8(output)
+        .expect("UTF-8 output")
         .lines()
         .map(str::to_owned)
         .collect()
@@ -111,11 +112,7 @@ fn std_path_lines(job: &Job, args: &[OsString]) -> Vec<String> {
     let output = retry(|| job.spawn(&mut command))
         .and_then(std::process::Child::wait_with_output)
         .expect("Job::spawn");
-    String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
-        .collect()
+    lines(output.stdout)
 }
 
 proptest! {

@@ -167,18 +167,16 @@ pub(crate) fn spawn(command: &Command, placement: Placement<'_>) -> io::Result<S
     let strings = Strings::new(command)?;
     let stdio = Streams::new(command)?;
     let settings = placement.settings.unwrap_or_default();
-    let limit_procs: Vec<RawFd> = settings.procs.iter().map(|fd| fd.as_raw_fd()).collect();
-    // The child's own writes with and without the kernel's placement.
-    let mut procs_placed = limit_procs.clone();
-    let mut procs_self: Vec<RawFd> = placement
+    // The `cgroup.procs` the child writes: with the kernel placing it in the
+    // job (`CLONE_INTO_CGROUP`), only those of the v1 limit directories
+    // (the tail); otherwise the job's own first. `create` picks per attempt.
+    let procs: Vec<RawFd> = placement
         .cgroup_procs
         .iter()
         .map(AsRawFd::as_raw_fd)
+        .chain(settings.procs.iter().map(|fd| fd.as_raw_fd()))
         .collect();
-    procs_self.extend(&limit_procs);
-    if placement.cgroup.is_none() {
-        procs_placed.clone_from(&procs_self);
-    }
+    let limits_only = &procs[usize::from(placement.cgroup_procs.is_some())..];
     let affinity = match settings.affinity.as_ref() {
         Some(cpus) => {
             let mut mask = [0u64; 16];
@@ -217,7 +215,7 @@ pub(crate) fn spawn(command: &Command, placement: Placement<'_>) -> io::Result<S
         stdio: stdio.child_fds(),
         new_session: options.new_session,
         process_group: placement.process_group.or(options.process_group),
-        procs: &procs_placed,
+        procs: &procs,
         register: placement.register,
         address_space: settings.address_space,
         cpu_seconds: settings.cpu_seconds,
@@ -228,7 +226,7 @@ pub(crate) fn spawn(command: &Command, placement: Placement<'_>) -> io::Result<S
         uid: options.uid,
         error: AtomicI32::new(0),
     };
-    let (pid, pidfd) = create(&mut plan, placement.cgroup, &procs_self)?;
+    let (pid, pidfd) = create(&mut plan, placement.cgroup, &procs, limits_only)?;
     let child = Child::new(pid, pidfd);
     let error = plan.error.load(Ordering::SeqCst);
     if error != 0 {
@@ -247,11 +245,13 @@ pub(crate) fn spawn(command: &Command, placement: Placement<'_>) -> io::Result<S
 }
 
 /// The clone, down the ladder of fallbacks; the pid and, where the kernel
-/// gives one, the pidfd.
+/// gives one, the pidfd. The child writes `procs_self` where it moves itself
+/// into the job, `limits_only` where the kernel placed it.
 fn create<'a>(
     plan: &mut Plan<'a>,
     cgroup: Option<BorrowedFd<'_>>,
     procs_self: &'a [RawFd],
+    limits_only: &'a [RawFd],
 ) -> io::Result<(u32, Option<OwnedFd>)> {
     let mut stack = vec![0u128; STACK_SIZE / 16];
     let stack_base = stack.as_mut_ptr().cast::<u8>();
@@ -259,9 +259,11 @@ fn create<'a>(
     let result = loop {
         if !NO_CLONE3.load(Ordering::Relaxed) && !start_at_clone() {
             let into = cgroup.filter(|_| !without_into_cgroup());
-            if into.is_none() {
-                plan.procs = procs_self;
-            }
+            plan.procs = if into.is_some() {
+                limits_only
+            } else {
+                procs_self
+            };
             let mut pidfd: i32 = -1;
             let mut flags = u64::from(k::CLONE_VM | k::CLONE_VFORK | k::CLONE_PIDFD);
             if into.is_some() {

@@ -111,14 +111,15 @@ impl Job {
 }
 
 /// `ERROR_INTERNAL_ERROR`, Wine's transient `CreateProcess` failure.
-pub(super) const ERROR_INTERNAL_ERROR: i32 = 1359;
+const ERROR_INTERNAL_ERROR: i32 = 1359;
 
-/// `command.spawn()`, tried again (at most five times, 50 ms apart and
-/// more) while Wine fails it with its transient [`ERROR_INTERNAL_ERROR`].
-pub(super) fn spawn_under_wine_retrying(command: &mut Command) -> io::Result<Child> {
+/// `create()`, tried again (at most five times, 50 ms apart and more) while
+/// Wine fails it with its transient [`ERROR_INTERNAL_ERROR`]; on Windows that
+/// error is returned as it is. Both spawn paths create through this.
+pub(super) fn retry_under_wine<T>(mut create: impl FnMut() -> io::Result<T>) -> io::Result<T> {
     let mut tries: u64 = 0;
     loop {
-        match command.spawn() {
+        match create() {
             Err(e)
                 if e.raw_os_error() == Some(ERROR_INTERNAL_ERROR)
                     && tries < 5
@@ -130,6 +131,11 @@ pub(super) fn spawn_under_wine_retrying(command: &mut Command) -> io::Result<Chi
             other => return other,
         }
     }
+}
+
+/// `command.spawn()`, through [`retry_under_wine`].
+fn spawn_under_wine_retrying(command: &mut Command) -> io::Result<Child> {
+    retry_under_wine(|| command.spawn())
 }
 
 /// Resumes every thread of a suspended child.

@@ -253,7 +253,7 @@ fn spawn(command: &Command, job: Option<&Job>, flags: u32) -> io::Result<Spawned
     let streams = Streams::new(command)?;
     let suspended = job.is_some() && start_suspended();
     let mut create = |job_list: bool, extra: u32| {
-        retry_wine(|| {
+        super::retry_under_wine(|| {
             api::create_process_w(api::NewProcess {
                 application: &application,
                 command_line: &mut line,
@@ -314,25 +314,6 @@ fn adopt(job: &Job, created: &api::CreatedProcess, flags: u32) -> io::Result<()>
         // (The previous suspend count is of no use here.)
     }
     Ok(())
-}
-
-/// `f`, again (at most five times) while Wine fails it with its transient
-/// `ERROR_INTERNAL_ERROR`.
-fn retry_wine<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
-    let mut tries: u64 = 0;
-    loop {
-        match f() {
-            Err(e)
-                if e.raw_os_error() == Some(super::ERROR_INTERNAL_ERROR)
-                    && tries < 5
-                    && super::super::accounting::under_wine() =>
-            {
-                tries += 1;
-                std::thread::sleep(std::time::Duration::from_millis(50 * tries));
-            }
-            other => return other,
-        }
-    }
 }
 
 /// The file to run, NUL-terminated, by std's rules (see the module essay).
