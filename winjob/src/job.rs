@@ -438,6 +438,18 @@ impl Job {
         self.inner.accounting_into(out)
     }
 
+    /// Asks every process to exit, as [`Job::stop`] does first, and returns
+    /// at once: for a caller that waits in its own way (an event loop, a
+    /// deadline of its own) and calls [`Job::terminate`] when it has waited
+    /// long enough.
+    ///
+    /// # Errors
+    ///
+    /// The error of listing or signalling the processes.
+    pub fn request_stop(&self) -> io::Result<()> {
+        self.inner.request_stop()
+    }
+
     /// Asks every process to exit, waits up to `grace`, then kills whatever is
     /// left, and waits until the job is empty.
     ///

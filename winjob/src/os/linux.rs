@@ -83,6 +83,19 @@ pub trait JobExt: Sealed {
     ///
     /// The write failed.
     fn thaw(&self) -> std::io::Result<()>;
+
+    /// Sends signal `signal` (a number, such as 2 for `SIGINT`) to every
+    /// process in the job: each pid of `cgroup.procs`, this directory and
+    /// below (cgroup modes), or the group with `kill(-pgid)` (process-group
+    /// mode). A process that forks at that moment may miss it; use
+    /// [`Job::terminate`](crate::Job::terminate) to be sure.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for a number that is not a named signal (0, negative,
+    /// or a real-time signal), before any system call; the error of listing
+    /// the members.
+    fn signal(&self, signal: i32) -> std::io::Result<()>;
 }
 
 impl JobExt for Job {
@@ -109,6 +122,68 @@ impl JobExt for Job {
     fn thaw(&self) -> std::io::Result<()> {
         self.inner.set_frozen(false)
     }
+
+    fn signal(&self, signal: i32) -> std::io::Result<()> {
+        let sig = rustix::process::Signal::from_named_raw(signal).ok_or_else(|| {
+            crate::error::invalid_input(format!(
+                "signal {signal} is not a named signal; expected one such as 1 (SIGHUP), \
+                 2 (SIGINT) or 15 (SIGTERM), up to 31"
+            ))
+        })?;
+        self.inner.signal(sig)
+    }
+}
+
+/// What the kernel counted for every process this process has waited for,
+/// and for what those waited for in turn (`getrusage(RUSAGE_CHILDREN)`):
+/// the figures `time -v` prints. Make this process a child subreaper
+/// (`prctl(PR_SET_CHILD_SUBREAPER)`) and reap the orphans it inherits, and
+/// they cover a whole process tree.
+///
+/// # Errors
+///
+/// `Unsupported` off x86-64 (the raw call is wired up there only); the OS
+/// error otherwise.
+///
+/// # Examples
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// std::process::Command::new("true").status()?;
+/// let usage = winjob::os::linux::children_usage()?;
+/// assert!(usage.max_rss > 0);
+/// # Ok(())
+/// # }
+/// ```
+#[doc(alias = "getrusage")]
+#[doc(alias = "RUSAGE_CHILDREN")]
+pub fn children_usage() -> io::Result<ChildrenUsage> {
+    crate::sys::children_usage()
+}
+
+/// The figures of [`children_usage`], summed over the processes waited for
+/// except `max_rss`, the largest of any one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct ChildrenUsage {
+    /// CPU time in user mode (`ru_utime`).
+    pub user_time: std::time::Duration,
+    /// CPU time in kernel mode (`ru_stime`).
+    pub system_time: std::time::Duration,
+    /// The largest resident set of any one process, bytes (`ru_maxrss`).
+    pub max_rss: u64,
+    /// Blocks read by the file systems (`ru_inblock`, 512-byte units).
+    pub block_reads: u64,
+    /// Blocks written by the file systems (`ru_oublock`, 512-byte units).
+    pub block_writes: u64,
+    /// Page faults served without I/O (`ru_minflt`).
+    pub minor_faults: u64,
+    /// Page faults that needed I/O (`ru_majflt`).
+    pub major_faults: u64,
+    /// Voluntary context switches (`ru_nvcsw`).
+    pub voluntary_switches: u64,
+    /// Involuntary context switches (`ru_nivcsw`).
+    pub involuntary_switches: u64,
 }
 
 /// Lets jobs have cgroup v2 controllers in a delegated cgroup, unprivileged:

@@ -268,8 +268,13 @@ impl Cgroup {
 
     /// Sends `SIGTERM` to every member.
     pub(crate) fn terminate_gently(&self) -> io::Result<()> {
+        self.signal_all(rustix::process::Signal::TERM)
+    }
+
+    /// Sends `sig` to every process in the cgroup and below.
+    pub(crate) fn signal_all(&self, sig: rustix::process::Signal) -> io::Result<()> {
         for pid in self.pids()? {
-            signal(pid, rustix::process::Signal::TERM);
+            signal(pid, sig);
         }
         Ok(())
     }

@@ -78,10 +78,12 @@ mod parse;
 mod pgroup;
 mod process;
 mod spawn;
+mod usage;
 mod watchdog;
 
 pub(crate) use self::child::Child as NativeChild;
 pub(crate) use self::spawn::CommandOptions;
+pub(crate) use self::usage::children_usage;
 
 use std::fmt;
 use std::io;
@@ -504,6 +506,16 @@ impl Job {
         match &self.tracker {
             Tracker::Cgroup { cgroup, .. } => cgroup.wait_empty(deadline),
             Tracker::Group(group) => group.wait_empty(deadline),
+        }
+    }
+
+    pub(crate) fn signal(&self, sig: rustix::process::Signal) -> io::Result<()> {
+        match &self.tracker {
+            Tracker::Cgroup { cgroup, .. } => cgroup.signal_all(sig),
+            Tracker::Group(group) => {
+                group.kill(sig);
+                Ok(())
+            }
         }
     }
 

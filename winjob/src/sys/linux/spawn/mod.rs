@@ -68,7 +68,7 @@
 
 mod child;
 pub(crate) mod hook;
-mod raw;
+pub(super) mod raw;
 
 use std::collections::BTreeMap;
 use std::ffi::{CStr, CString, OsStr, OsString, c_char};
