@@ -15,8 +15,11 @@ use crate::parse;
     name = "winjob",
     version,
     after_help = "Examples:\n  winjob run --memory 512MiB --timeout 2m -- make -j8\n  winjob caps --json\n\n\
-Exit codes of `run`: PROGRAM's exit code (128+N for signal N); 123 a job limit ended it; \
-124 --timeout ended it; 130 Ctrl+C ended it; 125 winjob itself failed; 2 bad command line (nothing started)."
+Exit codes of `run`, as GNU timeout's: PROGRAM's exit code (128+N when signal N ended it); \
+123 a job limit ended it; 124 --timeout ended it; 125 winjob failed or a bad command line; \
+126 PROGRAM cannot run; 127 PROGRAM not found; 137 killed after --timeout's grace period; \
+130/143/129 winjob got SIGINT/SIGTERM/SIGHUP and stopped the job.\n\
+`ps`, `stat`, `kill`: 0 done, 1 no job has that NAME, 125 failed or a bad command line."
 )]
 pub(crate) struct Cli {
     #[command(subcommand)]
@@ -48,14 +51,25 @@ pub(crate) enum Command {
 #[derive(Debug, Args)]
 #[command(
     after_help = "Examples:\n  winjob run --memory 512MiB --max-processes 64 --timeout 2m -- make -j8\n  \
-winjob run --cpu-rate 25% --json --report-file report.json -- ./bench\n  \
+winjob run --cpu-rate 25% --report json --report-file report.json -- ./bench\n  \
+winjob run --timeout 10 -k 2 --preserve-status -- ./flaky-test\n  \
 winjob run --name build --keep -- ./server\n\n\
 SIZE: 1048576, 512K, 512MiB, 2G (K/M/G/T = 1024-based, KB/MB/GB/TB = 1000-based).\n\
 DURATION: 1.5s, 200ms, 2m, 1h (a bare number is seconds).\n\n\
-Exit codes: PROGRAM's exit code (128+N if signal N ended it); 123 a job limit (CPU time, memory) ended it;\n\
-124 --timeout ended it; 130 Ctrl+C ended it (the first stops the job gracefully, a second kills it);\n\
-125 winjob itself failed; 2 bad command line, PROGRAM not found, or a limit this\n\
-machine cannot enforce (without --best-effort): nothing was started."
+Exit codes (as GNU timeout's):\n  \
+PROGRAM's    its own exit code; 128+N if signal N ended it\n  \
+123          a job limit (--cpu-time, --memory) ended it\n  \
+124          --timeout ended it (PROGRAM's own status with --preserve-status)\n  \
+125          winjob itself failed, or a bad command line: nothing was started\n  \
+126          PROGRAM was found but cannot run (not executable, a directory)\n  \
+127          PROGRAM was not found\n  \
+137          --timeout's grace period ran out and the tree was killed\n  \
+130/143/129  winjob got SIGINT (Ctrl+C) / SIGTERM / SIGHUP: it stopped the job (the\n               \
+first gracefully, with --signal; a second kills it) and exits 128+N\n\n\
+Signals: an INT, TERM, HUP or QUIT that winjob inherited as ignored (nohup, `cmd &` in a\n\
+script) stays ignored, by winjob and by the tree, which inherits the same disposition;\n\
+otherwise each stops the job as above. Ctrl+C on a terminal also reaches the\n\
+processes in the terminal's foreground group directly, as it would without winjob."
 )]
 pub(crate) struct RunArgs {
     /// Memory limit for the whole job (SIZE, at least 1MiB).
@@ -64,21 +78,34 @@ pub(crate) struct RunArgs {
     /// Memory limit for each process (SIZE, at least 1MiB).
     #[arg(long, value_name = "SIZE", value_parser = parse_memory, allow_hyphen_values = true)]
     pub(crate) process_memory: Option<u64>,
-    /// Most processes in the job at once (at least 1).
+    /// Most processes in the job at once (at least 1). Linux counts tasks, so
+    /// threads too (the pids controller, at most 4194304); Windows counts
+    /// processes.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), allow_hyphen_values = true)]
     pub(crate) max_processes: Option<u32>,
     /// Hard CPU cap, as a share of the whole machine (0.01 to 100, e.g. 25 or 12.5%).
     #[arg(long, value_name = "PERCENT", value_parser = parse::parse_percent, allow_hyphen_values = true)]
     pub(crate) cpu_rate: Option<f64>,
-    /// CPU time the whole job may use (DURATION); then it is killed.
-    #[arg(long, value_name = "DURATION", value_parser = parse_positive_duration, allow_hyphen_values = true)]
+    /// User-mode CPU time the whole job may use (DURATION), exited
+    /// processes included; then it is killed (exit 123). Kernel-mode time
+    /// is not counted, on Linux as on Windows, whose job time limit this is.
+    #[arg(long, value_name = "DURATION", value_parser = parse_cpu_time, allow_hyphen_values = true)]
     pub(crate) cpu_time: Option<Duration>,
-    /// Wall-clock limit (DURATION): then stop the tree gracefully, and kill it after --grace.
-    #[arg(long, value_name = "DURATION", value_parser = parse_positive_duration, allow_hyphen_values = true)]
+    /// Wall-clock limit (DURATION; 0 = none): then stop the tree gracefully
+    /// with --signal, and kill it after --grace.
+    #[arg(long, value_name = "DURATION", value_parser = parse::parse_duration, allow_hyphen_values = true)]
     pub(crate) timeout: Option<Duration>,
-    /// How long a graceful stop may take before the tree is killed (DURATION).
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse::parse_duration, allow_hyphen_values = true)]
+    /// How long a graceful stop may take before the tree is killed
+    /// (DURATION; 0 kills at once). `-k`/`--kill-after` as timeout has it.
+    #[arg(long, short = 'k', visible_alias = "kill-after", value_name = "DURATION", default_value = "5s", value_parser = parse::parse_duration, allow_hyphen_values = true)]
     pub(crate) grace: Duration,
+    /// The signal of a graceful stop, by name or number (TERM, INT, HUP,
+    /// 15...). Linux only; Windows stops with CTRL_BREAK and WM_CLOSE.
+    #[arg(long, short = 's', value_name = "SIGNAL", default_value = "TERM", value_parser = parse::parse_signal)]
+    pub(crate) signal: parse::Signal,
+    /// After --timeout, exit with PROGRAM's own status instead of 124.
+    #[arg(long)]
+    pub(crate) preserve_status: bool,
     /// Scheduling priority of every process.
     #[arg(long, value_name = "PRIORITY", value_parser = ["idle", "below-normal", "normal", "above-normal", "high"])]
     pub(crate) priority: Option<String>,
@@ -111,16 +138,26 @@ pub(crate) struct RunArgs {
     /// When PROGRAM exits, leave the rest of the job running (needs --name).
     #[arg(long, requires = "name")]
     pub(crate) keep: bool,
-    /// Print each job event as it happens, on stderr (JSON lines with --json).
+    /// Print each job event as it happens, on stderr or to --events-file
+    /// (JSON lines with --json).
     #[arg(long)]
     pub(crate) events: bool,
-    /// Report (and events) as JSON.
+    /// Write the events to PATH instead of stderr (implies --events).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) events_file: Option<PathBuf>,
+    /// The report at the end: text, json (schema 1, see the README) or
+    /// none. Default: text, or json with --json.
+    #[arg(long, value_name = "FORMAT", value_parser = ["none", "text", "json"])]
+    pub(crate) report: Option<String>,
+    /// JSON for the report and the events.
     #[arg(long)]
     pub(crate) json: bool,
     /// Write the report to PATH instead of stderr.
     #[arg(long, value_name = "PATH")]
     pub(crate) report_file: Option<PathBuf>,
-    /// No live status line.
+    /// Nothing of winjob's on the terminal but errors: no status in the
+    /// terminal's title, no warnings, no report on stderr (a --report-file
+    /// and an --events-file are still written).
     #[arg(long, short)]
     pub(crate) quiet: bool,
     /// A limit this machine cannot enforce is a warning, not an error.
@@ -170,9 +207,9 @@ fn parse_memory(s: &str) -> Result<u64, String> {
     Ok(bytes)
 }
 
-fn parse_positive_duration(s: &str) -> Result<Duration, String> {
+fn parse_cpu_time(s: &str) -> Result<Duration, String> {
     let d = parse::parse_duration(s)?;
-    if d < Duration::from_micros(1) {
+    if d.is_zero() {
         return Err(format!(
             "{s:?} is zero; expected a positive duration such as 1.5s, 200ms or 2m"
         ));
@@ -278,7 +315,9 @@ mod tests {
             &["run", "--cpu-rate", "150", "--", "x"],
             &["run", "--affinity", "4095", "--", "x"],
             &["run", "--max-processes", "0", "--", "x"],
-            &["run", "--timeout", "0", "--", "x"],
+            &["run", "--cpu-time", "0", "--", "x"],
+            &["run", "--signal", "NOPE", "--", "x"],
+            &["run", "--report", "xml", "--", "x"],
             &["run", "--keep", "--", "x"],
             &["run", "--priority", "urgent", "--", "x"],
             &["run", "--ui-restrict", "bogus", "--", "x"],

@@ -8,12 +8,14 @@
 //! winjob kill NAME [--grace D]                stop a named job
 //! ```
 //!
-//! Exit codes of `winjob run`: PROGRAM's own exit code (128+N if a signal N
-//! ended it); [`EXIT_LIMIT`] (123) when a job limit ended it; [`EXIT_TIMEOUT`]
-//! (124) when `--timeout` ended it; [`EXIT_INTERRUPTED`] (130) when Ctrl+C
-//! (or SIGTERM) did; [`EXIT_FAILURE`] (125) when winjob itself
-//! failed; [`EXIT_USAGE`] (2) for a bad command line, in which case nothing was
-//! started.
+//! Exit codes of `winjob run` follow GNU `timeout` (see [`cli`]'s help
+//! and the README's table): PROGRAM's own code, or 128+N when signal N
+//! ended it; [`EXIT_LIMIT`] (123) a job limit; [`EXIT_TIMEOUT`] (124)
+//! `--timeout`; [`EXIT_FAILURE`] (125) winjob itself failed or the command
+//! line is wrong; [`EXIT_CANNOT_RUN`] (126) PROGRAM was found but cannot
+//! run; [`EXIT_NOT_FOUND`] (127) it was not found; 128+N when winjob itself
+//! received signal N (130 Ctrl+C, 143 SIGTERM, 129 SIGHUP) and stopped the
+//! job; 137 when `--timeout`'s grace period ran out and the tree was killed.
 #![forbid(unsafe_code)]
 
 mod cli;
@@ -21,24 +23,35 @@ mod named;
 mod parse;
 #[cfg(test)]
 mod proptests;
+mod report;
 mod run;
+mod sys;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
-/// Bad command line (also: PROGRAM not found, a limit this machine cannot
-/// enforce without `--best-effort`). Nothing was started.
-pub(crate) const EXIT_USAGE: u8 = 2;
+/// A bad command line: nothing was started. The same code as a failure of
+/// winjob's own, as `timeout` has it: 125 never comes from PROGRAM's side
+/// of the table.
+pub(crate) const EXIT_USAGE: u8 = 125;
 /// A job limit (CPU time, memory) ended PROGRAM.
 pub(crate) const EXIT_LIMIT: u8 = 123;
 /// `--timeout` expired and winjob ended the tree.
 pub(crate) const EXIT_TIMEOUT: u8 = 124;
-/// `winjob run` was interrupted (Ctrl+C, SIGTERM) and stopped the job: 130,
-/// as a shell reports a command ended by SIGINT.
-pub(crate) const EXIT_INTERRUPTED: u8 = 130;
 /// winjob itself failed (creating the job, waiting, reporting).
 pub(crate) const EXIT_FAILURE: u8 = 125;
+/// PROGRAM was found but cannot run (not executable, a directory, a bad
+/// format).
+pub(crate) const EXIT_CANNOT_RUN: u8 = 126;
+/// PROGRAM was not found.
+pub(crate) const EXIT_NOT_FOUND: u8 = 127;
+/// What `winjob run` exits with when the grace period after `--timeout` ran
+/// out and the tree was killed: 128 + `SIGKILL`, as `timeout -k` reports.
+pub(crate) const EXIT_KILLED: u8 = 137;
+/// `winjob ps/stat/kill NAME`: no job has that name (as `pgrep` and `kill`
+/// say "nothing matched").
+pub(crate) const EXIT_NO_SUCH_JOB: u8 = 1;
 
 fn main() -> ExitCode {
     let cli = match cli::Cli::try_parse() {
@@ -79,10 +92,33 @@ fn refusal(e: &clap::Error) -> (u8, Option<String>) {
                 .map(str::trim)
                 .collect();
             let line = first.join(" ");
-            let line = line.strip_prefix("error: ").unwrap_or(&line).to_owned();
+            let mut line = line.strip_prefix("error: ").unwrap_or(&line).to_owned();
+            if let Some(hint) = dash_dash_hint(e.kind(), std::env::args_os().skip(1)) {
+                line.push_str(hint);
+            }
             (EXIT_USAGE, Some(line))
         }
     }
+}
+
+/// The hint for `winjob run PROGRAM ARGS` typed without `--`: clap takes
+/// PROGRAM for an unknown argument (or a missing one, when only options
+/// follow `run`).
+fn dash_dash_hint(
+    kind: clap::error::ErrorKind,
+    mut args: impl Iterator<Item = std::ffi::OsString>,
+) -> Option<&'static str> {
+    use clap::error::ErrorKind;
+    if !matches!(
+        kind,
+        ErrorKind::UnknownArgument | ErrorKind::MissingRequiredArgument
+    ) {
+        return None;
+    }
+    let first = args.next()?;
+    let rest: Vec<_> = args.collect();
+    (first == "run" && !rest.iter().any(|a| a == "--"))
+        .then_some("; put -- before PROGRAM: winjob run [OPTIONS] -- PROGRAM [ARGS...]")
 }
 
 /// Writes one line on stdout. When the reader has gone away (`winjob caps |

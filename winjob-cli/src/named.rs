@@ -6,7 +6,7 @@ use serde_json::json;
 use winjob::{Job, Stopped};
 
 use crate::cli::{CapsArgs, KillArgs, NameArgs};
-use crate::{EXIT_FAILURE, EXIT_USAGE, fail, say};
+use crate::{EXIT_FAILURE, EXIT_NO_SUCH_JOB, EXIT_USAGE, fail, say};
 
 /// `winjob caps`.
 pub(crate) fn caps(args: &CapsArgs) -> ExitCode {
@@ -39,7 +39,9 @@ pub(crate) fn caps(args: &CapsArgs) -> ExitCode {
 fn open(name: &str) -> Result<Job, ExitCode> {
     Job::open(name).map_err(|e| match e.kind() {
         std::io::ErrorKind::InvalidInput => fail(&format!("NAME {name:?}: {e}"), EXIT_USAGE),
-        std::io::ErrorKind::NotFound => fail(&format!("no job is named {name:?}"), EXIT_FAILURE),
+        std::io::ErrorKind::NotFound => {
+            fail(&format!("no job is named {name:?}"), EXIT_NO_SUCH_JOB)
+        }
         _ => fail(&format!("cannot open job {name:?}: {e}"), EXIT_FAILURE),
     })
 }

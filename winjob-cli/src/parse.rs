@@ -63,6 +63,48 @@ pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
     Ok(bytes)
 }
 
+/// A signal of `--signal`: its number (Linux's numbering) and name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Signal {
+    pub(crate) number: i32,
+    pub(crate) name: &'static str,
+}
+
+/// Linux's signal numbers (x86, arm, most architectures), 1 to 31.
+pub(crate) const SIGNALS: [&str; 31] = [
+    "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2",
+    "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG",
+    "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
+];
+
+/// The name of signal `number` (`"TERM"` for 15), if it has one.
+pub(crate) fn signal_name(number: i32) -> Option<&'static str> {
+    let i = usize::try_from(number.checked_sub(1)?).ok()?;
+    SIGNALS.get(i).copied()
+}
+
+/// Parses a signal: `TERM`, `SIGTERM`, `term` or `15`.
+pub(crate) fn parse_signal(s: &str) -> Result<Signal, String> {
+    let t = s.trim();
+    let bad = || {
+        format!(
+            "{s:?} is not a signal; expected a name such as TERM, INT, HUP, KILL or USR1 \
+             (with or without SIG), or a number from 1 to 31"
+        )
+    };
+    if let Ok(number) = t.parse::<i32>() {
+        let name = signal_name(number).ok_or_else(bad)?;
+        return Ok(Signal { number, name });
+    }
+    let upper = t.to_ascii_uppercase();
+    let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
+    let i = SIGNALS.iter().position(|n| *n == bare).ok_or_else(bad)?;
+    Ok(Signal {
+        number: i32::try_from(i + 1).map_err(|_| bad())?,
+        name: SIGNALS[i],
+    })
+}
+
 /// Parses a duration: `1.5s`, `200ms`, `2m`, `1h`, `90` (seconds).
 pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
@@ -154,6 +196,29 @@ pub(crate) fn format_size(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn signals() {
+        for (text, number, name) in [
+            ("TERM", 15, "TERM"),
+            ("SIGTERM", 15, "TERM"),
+            ("term", 15, "TERM"),
+            (" sigint ", 2, "INT"),
+            ("9", 9, "KILL"),
+            ("1", 1, "HUP"),
+            ("31", 31, "SYS"),
+            ("USR1", 10, "USR1"),
+        ] {
+            assert_eq!(parse_signal(text), Ok(Signal { number, name }), "{text}");
+        }
+        for bad in ["", "0", "32", "-1", "SIG", "TERMINATE", "SIGSIGTERM", "1.5"] {
+            let e = parse_signal(bad).unwrap_err();
+            assert!(e.contains("not a signal"), "{bad}: {e}");
+        }
+        assert_eq!(signal_name(15), Some("TERM"));
+        assert_eq!(signal_name(0), None);
+        assert_eq!(signal_name(32), None);
+    }
 
     #[test]
     fn sizes() {

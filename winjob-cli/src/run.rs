@@ -1,23 +1,41 @@
 //! `winjob run`: start PROGRAM in a job, watch it, end it, report.
+//!
+//! # Strategy
+//!
+//! Nothing sleeps and nothing polls: the main loop blocks in one channel's
+//! `recv` (see `sys`), woken by PROGRAM's end, a stop signal, a job event,
+//! the job becoming empty, or the next deadline it set itself (`--timeout`,
+//! the end of a grace period, the next status in the terminal's title).
+//! When PROGRAM has exited (and, with `--wait-all`, the job is empty),
+//! whatever is left is killed, the job's last events are drained up to its
+//! `Empty`, the orphans are reaped, and the report is printed: a run of
+//! `true` costs a few milliseconds more than `true`.
+//!
+//! The exit code follows GNU `timeout` (the table is in `main.rs`, the
+//! help and the README). The first stop signal stops the job gracefully
+//! with the same signal, a second kills it; either way winjob exits with
+//! the first signal's 128+N, however many arrive.
 
-use std::collections::BTreeSet;
-use std::io::{IsTerminal, Write};
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::{ExitCode, ExitStatus};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
 use winjob::{Accounting, CpuRate, Event, Job, Limits, ProcessExit};
 
 use crate::cli::RunArgs;
-use crate::parse::format_size;
-use crate::{EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_LIMIT, EXIT_TIMEOUT, EXIT_USAGE, fail};
-
-/// How often the main loop looks at PROGRAM and the job.
-const POLL: Duration = Duration::from_millis(20);
+use crate::report::{
+    Cpu, InterruptReport, Io, Memory, Processes, ProgramExit, Report, SCHEMA, TimeoutReport,
+};
+use crate::sys::{self, Interrupt, Msg, Supervisor, TreeUsage};
+use crate::{
+    EXIT_CANNOT_RUN, EXIT_FAILURE, EXIT_KILLED, EXIT_LIMIT, EXIT_NOT_FOUND, EXIT_TIMEOUT,
+    EXIT_USAGE, fail,
+};
 
 /// The flag that sets `limit` (a library name from [`LIMIT_FLAGS`]).
 fn flag_of(limit: &str) -> &'static str {
@@ -37,17 +55,26 @@ const LIMIT_FLAGS: [(&str, &str); 7] = [
     ("priority", "--priority"),
     ("affinity", "--affinity"),
 ];
-/// How long the report waits, after the job ended, for the `Empty` event
-/// that closes the tree's events: only against one that never comes.
+
+/// How long the end waits for the job's `Empty` event, which closes the
+/// tree's events (a limit's event can come after PROGRAM's end): only a
+/// bound against one that never comes.
 const END_EVENTS_WAIT: Duration = Duration::from_secs(10);
 
-/// What the event thread gathered.
+/// How often the status in the terminal's title is redrawn.
+const STATUS_EVERY: Duration = Duration::from_millis(500);
+
+/// What the events told.
 #[derive(Debug, Default)]
 struct Seen {
-    pids: BTreeSet<u32>,
+    /// Every process seen to start, with its name as first read.
+    names: BTreeMap<u32, Option<String>>,
     active: u64,
     peak: u64,
+    /// By the flag's name, without `--` (one name per limit: flags, events
+    /// and report).
     limits_hit: Vec<&'static str>,
+    empty: bool,
 }
 
 impl Seen {
@@ -58,41 +85,16 @@ impl Seen {
     }
 }
 
-/// The report, as printed with `--json`.
-#[derive(Debug, Serialize)]
-struct Report {
-    program: String,
-    /// winjob's own exit code.
-    exit_code: i64,
-    /// PROGRAM's exit code, if it exited by itself.
-    program_exit_code: Option<i64>,
-    /// The signal that ended PROGRAM (Linux).
-    program_signal: Option<i32>,
-    /// `timeout`, `limit` or null.
-    ended_by: Option<&'static str>,
-    limits_hit: Vec<&'static str>,
-    wall_time: f64,
-    cpu_user: Option<f64>,
-    cpu_kernel: Option<f64>,
-    cpu_time: Option<f64>,
-    peak_job_memory: Option<u64>,
-    peak_process_memory: Option<u64>,
-    processes_total: u64,
-    processes_peak: u64,
-    /// `killed`, `waited`, `kept` or `stopped` (after a timeout).
-    leftovers: &'static str,
-    io: Io,
-    accounting: Accounting,
-}
-
-#[derive(Debug, Serialize)]
-struct Io {
-    read_bytes: Option<u64>,
-    write_bytes: Option<u64>,
-    other_bytes: Option<u64>,
-    read_operations: Option<u64>,
-    write_operations: Option<u64>,
-    other_operations: Option<u64>,
+/// The name of the limit an event reports, as its flag has it.
+fn limit_of(event: &Event) -> Option<&'static str> {
+    match event {
+        Event::ActiveProcessLimit => Some("max-processes"),
+        Event::JobMemoryLimit => Some("memory"),
+        Event::ProcessMemoryLimit { .. } => Some("process-memory"),
+        Event::EndOfJobTime => Some("cpu-time"),
+        Event::EndOfProcessTime { .. } => Some("process-cpu-time"),
+        _ => None,
+    }
 }
 
 /// Builds the limits, refusing or dropping (with `--best-effort`) those this
@@ -151,10 +153,12 @@ pub(crate) fn limits(args: &RunArgs) -> Result<Limits, String> {
                 support.how
             ));
         }
-        eprintln!(
-            "winjob: warning: {flag} is not enforced here ({}); going on (--best-effort)",
-            support.how
-        );
+        if !args.quiet {
+            eprintln!(
+                "winjob: warning: {flag} is not enforced here ({}); going on (--best-effort)",
+                support.how
+            );
+        }
         // Linux refuses an unsupported limit; Windows (Wine) accepts it.
         if cfg!(not(windows)) {
             match limit {
@@ -186,29 +190,878 @@ fn enter_leaf_cgroup() -> Result<(), (String, u8)> {
     ))
 }
 
-/// Finds PROGRAM the way the OS will, to refuse a missing one before
-/// anything starts. `None`: not found. Only a hint on Windows, where
-/// `CreateProcess` also looks in the system directories.
-fn find_program(program: &Path) -> Option<PathBuf> {
-    if program.components().count() > 1 || program.is_absolute() {
-        return program.is_file().then(|| program.to_owned());
+/// Where PROGRAM is, as the spawn will look for it, to refuse a missing
+/// one before a job exists. Unix only: Windows' `CreateProcess` also looks
+/// in the system directories, so there the spawn decides.
+enum Lookup {
+    Found,
+    NotFound,
+    Directory(PathBuf),
+}
+
+fn look_up(program: &Path) -> Lookup {
+    if cfg!(windows) {
+        return Lookup::Found;
     }
-    let path = std::env::var_os("PATH")?;
+    let check = |p: &Path| {
+        if p.is_dir() {
+            Some(Lookup::Directory(p.to_owned()))
+        } else if p.exists() {
+            Some(Lookup::Found)
+        } else {
+            None
+        }
+    };
+    if program.components().count() > 1 || program.is_absolute() {
+        return check(program).unwrap_or(Lookup::NotFound);
+    }
+    let Some(path) = std::env::var_os("PATH") else {
+        return Lookup::NotFound;
+    };
     for dir in std::env::split_paths(&path) {
         let candidate = dir.join(program);
+        // A directory of that name in PATH is skipped, as execvp does.
         if candidate.is_file() {
-            return Some(candidate);
+            return Lookup::Found;
         }
-        if cfg!(windows) {
-            for ext in ["exe", "com", "bat", "cmd"] {
-                let with_ext = candidate.with_extension(ext);
-                if with_ext.is_file() {
-                    return Some(with_ext);
+    }
+    Lookup::NotFound
+}
+
+/// The exit code and message for a spawn that failed: 127 not found, 126
+/// found but not runnable, 125 anything else.
+fn spawn_failure(program: &str, e: &io::Error) -> (String, u8) {
+    // ERROR_BAD_EXE_FORMAT and its kin (Windows), ENOEXEC (Unix).
+    const BAD_FORMAT: [i32; 3] = [193, 216, 8];
+    match e.kind() {
+        io::ErrorKind::NotFound => (format!("{program:?}: not found: {e}"), EXIT_NOT_FOUND),
+        io::ErrorKind::PermissionDenied | io::ErrorKind::IsADirectory => {
+            (format!("{program:?}: cannot run: {e}"), EXIT_CANNOT_RUN)
+        }
+        _ if e.raw_os_error().is_some_and(|c| BAD_FORMAT.contains(&c)) => {
+            (format!("{program:?}: cannot run: {e}"), EXIT_CANNOT_RUN)
+        }
+        _ => (format!("cannot start {program:?}: {e}"), EXIT_FAILURE),
+    }
+}
+
+/// Where events go, if anywhere.
+enum EventSink {
+    None,
+    Stderr,
+    File(File),
+}
+
+impl EventSink {
+    fn write(&mut self, line: &str) {
+        match self {
+            EventSink::None => {}
+            EventSink::Stderr => eprintln!("{line}"),
+            EventSink::File(file) => {
+                let _ = writeln!(file, "{line}");
+            }
+        }
+    }
+
+    fn on(&self) -> bool {
+        !matches!(self, EventSink::None)
+    }
+}
+
+fn event_line(event: &Event, t: f64, name: Option<&str>, json: bool) -> String {
+    use serde_json::json;
+    let exit = |e: &Option<ProcessExit>| match e {
+        Some(ProcessExit::Code(c)) => json!({ "code": c }),
+        Some(ProcessExit::Signal(s)) => json!({ "signal": s }),
+        None => serde_json::Value::Null,
+    };
+    let who = |pid: &u32| match name {
+        Some(n) => format!("process {pid} ({n})"),
+        None => format!("process {pid}"),
+    };
+    let limit = limit_of(event);
+    if json {
+        let mut value = match event {
+            Event::NewProcess { pid } => json!({ "event": "new_process", "pid": pid }),
+            Event::ExitProcess { pid, exit: e } => {
+                json!({ "event": "exit_process", "pid": pid, "exit": exit(e) })
+            }
+            Event::AbnormalExitProcess { pid, exit: e } => {
+                json!({ "event": "abnormal_exit_process", "pid": pid, "exit": exit(e) })
+            }
+            Event::Empty => json!({ "event": "empty" }),
+            Event::ProcessMemoryLimit { pid } | Event::EndOfProcessTime { pid } => {
+                json!({ "event": "limit_hit", "limit": limit, "pid": pid })
+            }
+            _ if limit.is_some() => json!({ "event": "limit_hit", "limit": limit }),
+            Event::NotificationLimit { limit } => {
+                json!({ "event": "notification_limit", "limit": limit })
+            }
+            Event::MessagesLost => json!({ "event": "messages_lost" }),
+            other => json!({ "event": format!("{other:?}") }),
+        };
+        value["t"] = json!(t);
+        if let Some(name) = name {
+            value["name"] = json!(name);
+        }
+        return value.to_string();
+    }
+    let what = match event {
+        Event::NewProcess { pid } => format!("{} started", who(pid)),
+        Event::ExitProcess { pid, exit } => match exit {
+            Some(e) => format!("{} exited ({e})", who(pid)),
+            None => format!("{} exited", who(pid)),
+        },
+        Event::AbnormalExitProcess { pid, exit } => match exit {
+            Some(e) => format!("{} crashed ({e})", who(pid)),
+            None => format!("{} crashed", who(pid)),
+        },
+        Event::Empty => "job is empty".to_owned(),
+        Event::ProcessMemoryLimit { pid } | Event::EndOfProcessTime { pid } => {
+            format!("limit hit: --{} ({})", limit.unwrap_or("?"), who(pid))
+        }
+        _ if limit.is_some() => format!("limit hit: --{}", limit.unwrap_or("?")),
+        Event::NotificationLimit { limit } => {
+            format!("notification limit crossed: {}", limit.unwrap_or("unknown"))
+        }
+        Event::MessagesLost => "some events were lost".to_owned(),
+        other => format!("{other:?}"),
+    };
+    format!("winjob: [{t:8.3}s] {what}")
+}
+
+/// The state of one run, as the main loop changes it.
+struct Run<'a> {
+    args: &'a RunArgs,
+    job: &'a Job,
+    start: Instant,
+    seen: Seen,
+    sink: EventSink,
+    program_status: Option<io::Result<ExitStatus>>,
+    /// The first stop request, and how many came.
+    interrupt: Option<Interrupt>,
+    interrupts: u32,
+    timed_out: bool,
+    /// While a graceful stop runs: when the grace period ends.
+    kill_at: Option<Instant>,
+    /// The grace period ran out (or a second interrupt came).
+    killed: bool,
+    job_empty: bool,
+    /// A thread is in `Job::wait`.
+    waiting_for_job: bool,
+    failure: Option<String>,
+    /// Processes in the job when PROGRAM ended.
+    left: Option<u64>,
+    acct: Accounting,
+}
+
+impl<'a> Run<'a> {
+    fn handle<'s>(&mut self, msg: Msg, tx: &Sender<Msg>, scope: &'s thread::Scope<'s, '_>)
+    where
+        'a: 's,
+    {
+        match msg {
+            Msg::Exited(status) => {
+                if self.job.accounting_into(&mut self.acct).is_ok() {
+                    self.left = self.acct.active_processes;
+                }
+                self.program_status = Some(status);
+            }
+            Msg::Interrupt(interrupt) => {
+                self.interrupts += 1;
+                if self.interrupt.is_none() {
+                    self.interrupt = Some(interrupt);
+                    if !self.args.quiet {
+                        eprintln!(
+                            "winjob: got {}: stopping the job ({} again to kill it)",
+                            interrupt.name(),
+                            if interrupt == Interrupt::CTRL_C {
+                                "Ctrl+C"
+                            } else {
+                                "signal"
+                            }
+                        );
+                    }
+                    let signal = crate::parse::Signal {
+                        number: interrupt.signal,
+                        name: crate::parse::signal_name(interrupt.signal).unwrap_or("TERM"),
+                    };
+                    self.begin_stop(signal, tx, scope);
+                } else if !self.killed {
+                    if !self.args.quiet {
+                        eprintln!("winjob: got {} again: killing the job", interrupt.name());
+                    }
+                    self.kill();
+                }
+            }
+            Msg::Event(event) => self.event(&event),
+            Msg::JobEmpty(result) => {
+                self.waiting_for_job = false;
+                match result {
+                    Ok(()) => self.job_empty = true,
+                    Err(e) => {
+                        self.failure
+                            .get_or_insert(format!("cannot wait for the job: {e}"));
+                    }
                 }
             }
         }
     }
-    None
+
+    fn event(&mut self, event: &Event) {
+        let t = self.start.elapsed().as_secs_f64();
+        let name = match event {
+            Event::NewProcess { pid } => {
+                let name = if self.sink.on() {
+                    sys::process_name(self.job, *pid)
+                } else {
+                    None
+                };
+                if self.seen.names.insert(*pid, name.clone()).is_none() {
+                    self.seen.active += 1;
+                    self.seen.peak = self.seen.peak.max(self.seen.active);
+                }
+                name
+            }
+            Event::ExitProcess { pid, .. }
+            | Event::AbnormalExitProcess { pid, .. }
+            | Event::ProcessMemoryLimit { pid }
+            | Event::EndOfProcessTime { pid } => self.seen.names.get(pid).cloned().flatten(),
+            _ => None,
+        };
+        match event {
+            Event::ExitProcess { .. } | Event::AbnormalExitProcess { .. } => {
+                self.seen.active = self.seen.active.saturating_sub(1);
+            }
+            Event::Empty => {
+                self.seen.active = 0;
+                self.seen.empty = true;
+                self.job_empty = true;
+            }
+            _ => {}
+        }
+        if let Some(limit) = limit_of(event) {
+            self.seen.hit(limit);
+        }
+        if self.sink.on() {
+            let line = event_line(event, t, name.as_deref(), self.args.json);
+            self.sink.write(&line);
+        }
+    }
+
+    /// Starts a graceful stop: `signal` to every process, then a kill when
+    /// the grace period ends.
+    fn begin_stop<'s>(
+        &mut self,
+        signal: crate::parse::Signal,
+        tx: &Sender<Msg>,
+        scope: &'s thread::Scope<'s, '_>,
+    ) where
+        'a: 's,
+    {
+        self.watch_job(tx, scope);
+        if self.args.grace.is_zero() {
+            self.kill();
+            return;
+        }
+        if let Err(e) = sys::request_stop(self.job, signal) {
+            self.failure
+                .get_or_insert(format!("cannot ask the job's processes to stop: {e}"));
+            self.kill();
+            return;
+        }
+        self.kill_at = Some(Instant::now() + self.args.grace);
+    }
+
+    fn kill(&mut self) {
+        self.kill_at = None;
+        self.killed = true;
+        if let Err(e) = self.job.terminate(1) {
+            self.failure
+                .get_or_insert(format!("cannot kill the job's processes: {e}"));
+        }
+    }
+
+    /// A thread that tells when the job is empty, once.
+    fn watch_job<'s>(&mut self, tx: &Sender<Msg>, scope: &'s thread::Scope<'s, '_>)
+    where
+        'a: 's,
+    {
+        if self.waiting_for_job || self.job_empty {
+            return;
+        }
+        self.waiting_for_job = true;
+        let (job, tx) = (self.job, tx.clone());
+        scope.spawn(move || {
+            let _ = tx.send(Msg::JobEmpty(job.wait()));
+        });
+    }
+
+    fn stopping(&self) -> bool {
+        self.timed_out || self.interrupt.is_some()
+    }
+
+    /// True once the loop has nothing left to wait for.
+    fn finished(&self) -> bool {
+        if self.program_status.is_none() {
+            return false;
+        }
+        if self.failure.is_some() {
+            return true;
+        }
+        if self.stopping() || self.args.wait_all {
+            return self.job_empty;
+        }
+        true
+    }
+}
+
+/// Runs `winjob run`.
+pub(crate) fn run(args: &RunArgs) -> ExitCode {
+    match prepare(args) {
+        Ok(prepared) => supervise(args, prepared),
+        Err((message, code)) => fail(&message, code),
+    }
+}
+
+/// What is ready before PROGRAM starts.
+struct Prepared {
+    job: Job,
+    limits: Limits,
+    report_file: Option<File>,
+    sink: EventSink,
+}
+
+/// Everything that can be refused before PROGRAM starts: the command line,
+/// the limits, PROGRAM's lookup, the output files, the job.
+fn prepare(args: &RunArgs) -> Result<Prepared, (String, u8)> {
+    let usage = |m: String| (m, EXIT_USAGE);
+    let Some(program) = args.command.first() else {
+        return Err(usage(
+            "run: PROGRAM is missing; usage: winjob run [OPTIONS] -- PROGRAM [ARGS...]".into(),
+        ));
+    };
+    if !cfg!(windows) && (args.breakaway.is_some() || args.ui_restrict.is_some()) {
+        return Err(usage(
+            "--breakaway and --ui-restrict are Windows only; they have no meaning here".into(),
+        ));
+    }
+    sys::check_signal(args.signal).map_err(usage)?;
+    if args.leaf_cgroup {
+        enter_leaf_cgroup()?;
+    }
+    let limits = limits(args).map_err(usage)?;
+    let name = program.to_string_lossy();
+    match look_up(Path::new(program)) {
+        Lookup::Found => {}
+        Lookup::NotFound => {
+            return Err((
+                format!("{name:?}: not found (not a file, nor a program in PATH)"),
+                EXIT_NOT_FOUND,
+            ));
+        }
+        Lookup::Directory(path) => {
+            return Err((
+                format!("{:?}: cannot run: it is a directory", path.display()),
+                EXIT_CANNOT_RUN,
+            ));
+        }
+    }
+    // Files are opened before anything starts, so that a bad path is a
+    // usage error.
+    let create = |flag: &str, path: &PathBuf| {
+        File::create(path)
+            .map_err(|e| usage(format!("{flag}: cannot create {}: {e}", path.display())))
+    };
+    let report_file = args
+        .report_file
+        .as_ref()
+        .map(|p| create("--report-file", p))
+        .transpose()?;
+    let sink = match &args.events_file {
+        Some(path) => EventSink::File(create("--events-file", path)?),
+        None if args.events && !args.quiet => EventSink::Stderr,
+        None => EventSink::None,
+    };
+    let job = create_job(args, &limits)?;
+    Ok(Prepared {
+        job,
+        limits,
+        report_file,
+        sink,
+    })
+}
+
+fn create_job(args: &RunArgs, limits: &Limits) -> Result<Job, (String, u8)> {
+    let mut builder = Job::builder();
+    builder.kill_on_drop(!args.keep).limits(limits.clone());
+    if let Some(name) = &args.name {
+        builder.name(name.clone());
+    }
+    #[cfg(windows)]
+    windows_options(&mut builder, args);
+    let job = match builder.create() {
+        Ok(job) => job,
+        Err(e) if e.kind() == io::ErrorKind::InvalidInput => {
+            // The library names the limit; the user typed the flag.
+            let message = e.to_string();
+            let flag = LIMIT_FLAGS
+                .iter()
+                .find(|(limit, _)| message.starts_with(&format!("{limit} ")))
+                .map(|(_, flag)| *flag)
+                .or(message.starts_with("job name ").then_some("--name"));
+            return Err(match flag {
+                Some(flag) => (format!("{flag}: {message}"), EXIT_USAGE),
+                None => (message, EXIT_USAGE),
+            });
+        }
+        Err(e) if e.kind() == io::ErrorKind::Unsupported => {
+            return Err((
+                format!(
+                    "{e}; this machine cannot enforce it (use --best-effort to go on without it)"
+                ),
+                EXIT_USAGE,
+            ));
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            return Err((
+                format!("--name: a job with this name exists: {e}"),
+                EXIT_USAGE,
+            ));
+        }
+        Err(e) => return Err((format!("cannot create a job: {e}"), EXIT_FAILURE)),
+    };
+    #[cfg(windows)]
+    if let Err(e) = apply_ui(&job, args) {
+        return Err((format!("--ui-restrict: {e}"), EXIT_FAILURE));
+    }
+    Ok(job)
+}
+
+/// Starts PROGRAM in the job, waits for the end, reports.
+fn supervise(args: &RunArgs, prepared: Prepared) -> ExitCode {
+    let Prepared {
+        job,
+        limits,
+        mut report_file,
+        sink,
+    } = prepared;
+    let (program, program_args) = args
+        .command
+        .split_first()
+        .expect("prepare refused an empty command");
+    let program_name = program.to_string_lossy().into_owned();
+    let (tx, rx) = mpsc::channel();
+    let events = match job.events() {
+        Ok(events) => events,
+        Err(e) => return fail(&format!("cannot watch the job's events: {e}"), EXIT_FAILURE),
+    };
+    {
+        // Ends when the job is dropped, which closes the stream.
+        let tx = tx.clone();
+        let forward = thread::Builder::new()
+            .name("winjob-events".into())
+            .spawn(move || {
+                for event in &events {
+                    if tx.send(Msg::Event(event)).is_err() {
+                        break;
+                    }
+                }
+            });
+        if let Err(e) = forward {
+            return fail(&format!("cannot watch the job's events: {e}"), EXIT_FAILURE);
+        }
+    }
+    // Before PROGRAM starts, so that no early signal is lost.
+    let mut supervisor = match Supervisor::start(tx.clone()) {
+        Ok(s) => s,
+        Err(e) => return fail(&format!("cannot catch the stop signals: {e}"), EXIT_FAILURE),
+    };
+    let start = Instant::now();
+    // winjob's own Command: born in the job, without std's fork on Linux.
+    let child = match winjob::Command::new(program)
+        .args(program_args)
+        .spawn_in(&job)
+    {
+        Ok(child) => child,
+        Err(e) => {
+            let (message, code) = spawn_failure(&program_name, &e);
+            return fail(&message, code);
+        }
+    };
+    let program_pid = child.id();
+    supervisor.watch(child);
+
+    let status_on = !args.quiet && std::io::stderr().is_terminal();
+    if status_on {
+        sys::title::push();
+    }
+    let mut run = Run {
+        args,
+        job: &job,
+        start,
+        seen: Seen::default(),
+        sink,
+        program_status: None,
+        interrupt: None,
+        interrupts: 0,
+        timed_out: false,
+        kill_at: None,
+        killed: false,
+        job_empty: false,
+        waiting_for_job: false,
+        failure: None,
+        left: None,
+        acct: Accounting::default(),
+    };
+    let deadline = args
+        .timeout
+        .filter(|t| !t.is_zero())
+        .and_then(|t| start.checked_add(t));
+    thread::scope(|scope| {
+        main_loop(
+            &mut run,
+            &rx,
+            &tx,
+            scope,
+            deadline,
+            status_on,
+            &program_name,
+        );
+        // Whatever is left, unless it is to be kept: a thread may be in
+        // `Job::wait`, and the scope waits for it.
+        if !args.keep || run.stopping() || run.failure.is_some() {
+            if let Err(e) = job.terminate(1).and_then(|()| job.wait()) {
+                run.failure
+                    .get_or_insert(format!("cannot end the processes left in the job: {e}"));
+            }
+            run.job_empty = true;
+        }
+    });
+    if status_on {
+        sys::title::pop();
+    }
+    let wall = start.elapsed();
+
+    // The job's last events, up to its `Empty` (a limit's event can follow
+    // PROGRAM's end); a kept job has not ended.
+    if run.job_empty {
+        let until = Instant::now() + END_EVENTS_WAIT;
+        while !run.seen.empty {
+            let left = until.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(Msg::Event(event)) => run.event(&event),
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+    }
+    let ignored = supervisor.ignored.clone();
+    let usage = supervisor.finish();
+    if let Err(e) = job.accounting_into(&mut run.acct) {
+        run.failure
+            .get_or_insert(format!("cannot read the job's accounting: {e}"));
+    }
+    // Judged as enforced: the job CPU time limit counts user-mode time.
+    if let (Some(limit), Some(user)) = (limits.job_cpu_time, run.acct.user_time)
+        && user >= limit
+    {
+        run.seen.hit("cpu-time");
+    }
+    if run.timed_out {
+        run.seen.hit("timeout");
+    }
+    let mut report = report(&run, program_name, program_pid, wall, usage.as_ref());
+    report.signals_ignored = ignored
+        .into_iter()
+        .map(|signal| Interrupt { signal }.name())
+        .collect();
+    let format = match (&args.report, args.json) {
+        (Some(f), _) => f.as_str(),
+        (None, true) => "json",
+        (None, false) => "text",
+    };
+    let text = match format {
+        "json" => Some(report.json()),
+        "text" => Some(report.text()),
+        _ => None,
+    };
+    if let Some(text) = text {
+        match &mut report_file {
+            Some(file) => {
+                if let Err(e) = writeln!(file, "{text}") {
+                    run.failure
+                        .get_or_insert(format!("cannot write the report: {e}"));
+                }
+            }
+            None if !args.quiet => eprintln!("{text}"),
+            None => {}
+        }
+    }
+    if let Some(message) = &run.failure {
+        return fail(message, EXIT_FAILURE);
+    }
+    exit_with(report.exit_code)
+}
+
+fn main_loop<'a, 's>(
+    run: &mut Run<'a>,
+    rx: &Receiver<Msg>,
+    tx: &Sender<Msg>,
+    scope: &'s thread::Scope<'s, '_>,
+    deadline: Option<Instant>,
+    status_on: bool,
+    program_name: &str,
+) where
+    'a: 's,
+{
+    let mut next_status = Instant::now() + STATUS_EVERY;
+    while !run.finished() {
+        if run.program_status.is_some() && run.args.wait_all {
+            run.watch_job(tx, scope);
+        }
+        let mut wake: Option<Instant> = None;
+        let mut sooner = |at: Instant| wake = Some(wake.map_or(at, |w| w.min(at)));
+        if let Some(d) = deadline.filter(|_| !run.timed_out) {
+            sooner(d);
+        }
+        if let Some(k) = run.kill_at {
+            sooner(k);
+        }
+        if status_on {
+            sooner(next_status);
+        }
+        let msg = match wake {
+            None => rx.recv().ok(),
+            Some(at) => match rx.recv_timeout(at.saturating_duration_since(Instant::now())) {
+                Ok(msg) => Some(msg),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => {
+                    run.failure.get_or_insert("lost the watchers".into());
+                    break;
+                }
+            },
+        };
+        if let Some(msg) = msg {
+            run.handle(msg, tx, scope);
+        }
+        let now = Instant::now();
+        if let Some(d) = deadline
+            && !run.timed_out
+            && run.interrupt.is_none()
+            && now >= d
+        {
+            run.timed_out = true;
+            let signal = run.args.signal;
+            run.begin_stop(signal, tx, scope);
+        }
+        if run.kill_at.is_some_and(|k| now >= k) {
+            run.kill();
+        }
+        if status_on && now >= next_status {
+            next_status = now + STATUS_EVERY;
+            if run.job.accounting_into(&mut run.acct).is_ok() {
+                run.seen.peak = run.seen.peak.max(run.acct.active_processes.unwrap_or(0));
+            }
+            let cpu = run
+                .acct
+                .cpu_time()
+                .map_or_else(|| "n/a".to_owned(), |d| format!("{:.1}s", d.as_secs_f64()));
+            sys::title::set(&format!(
+                "winjob: {program_name} · {:.1}s · {} processes · cpu {cpu}",
+                run.start.elapsed().as_secs_f64(),
+                run.acct.active_processes.unwrap_or(0),
+            ));
+        }
+    }
+}
+
+/// The report of a finished run.
+fn report(
+    run: &Run<'_>,
+    program: String,
+    program_pid: u32,
+    wall: Duration,
+    usage: Option<&TreeUsage>,
+) -> Report {
+    let args = run.args;
+    let acct = &run.acct;
+    let status = run.program_status.as_ref().and_then(|s| s.as_ref().ok());
+    let (code, signal) = exit_parts(status);
+    let program_exit = match (code, signal) {
+        (Some(code), _) => Some(ProgramExit::Code { code }),
+        (None, Some(signal)) => Some(ProgramExit::Signal {
+            signal,
+            name: crate::parse::signal_name(signal),
+        }),
+        (None, None) => None,
+    };
+    let own_status = code.or(signal.map(|s| 128 + i64::from(s)));
+    let hit = |l: &str| run.seen.limits_hit.contains(&l);
+    let ended_by_limit = hit("cpu-time")
+        || (signal.is_some()
+            && (hit("memory") || hit("process-memory") || hit("process-cpu-time")));
+    let (ended_by, exit_code): (&'static str, i64) = if run.failure.is_some() {
+        ("failure", i64::from(EXIT_FAILURE))
+    } else if let Some(interrupt) = run.interrupt {
+        ("interrupt", i64::from(interrupt.exit_code()))
+    } else if run.timed_out {
+        let code = if args.preserve_status {
+            own_status.unwrap_or(i64::from(EXIT_FAILURE))
+        } else if run.killed || signal == Some(9) {
+            // As `timeout`: a tree that had to be killed (the grace period
+            // ran out, or `--signal KILL`) is 128 + SIGKILL.
+            i64::from(EXIT_KILLED)
+        } else {
+            i64::from(EXIT_TIMEOUT)
+        };
+        ("timeout", code)
+    } else if ended_by_limit {
+        ("limit", i64::from(EXIT_LIMIT))
+    } else if let Some(c) = code {
+        ("exit", c)
+    } else if let Some(s) = signal {
+        ("signal", 128 + i64::from(s))
+    } else {
+        ("failure", i64::from(EXIT_FAILURE))
+    };
+
+    let mut unavailable = BTreeMap::new();
+    let mut na = |field: &'static str, why: &str| {
+        unavailable.insert(field, why.to_owned());
+    };
+    let cpu = match (acct.user_time, acct.kernel_time, usage) {
+        (Some(u), Some(k), _) => Cpu {
+            user_seconds: Some(u.as_secs_f64()),
+            kernel_seconds: Some(k.as_secs_f64()),
+            source: Some("job"),
+        },
+        (_, _, Some(usage)) => Cpu {
+            user_seconds: Some(usage.user_time.as_secs_f64()),
+            kernel_seconds: Some(usage.system_time.as_secs_f64()),
+            source: Some("rusage"),
+        },
+        _ => {
+            na("cpu", sys::NO_CPU);
+            Cpu {
+                user_seconds: None,
+                kernel_seconds: None,
+                source: None,
+            }
+        }
+    };
+    let (peak_process_bytes, peak_process_measures) = match usage {
+        Some(u) if u.max_rss > 0 => (Some(u.max_rss), Some(sys::RUSAGE_RSS)),
+        _ => (
+            acct.peak_process_memory,
+            acct.peak_process_memory.map(|_| sys::PROCESS_MEMORY),
+        ),
+    };
+    if peak_process_bytes.is_none() {
+        na("memory.peak_process_bytes", sys::NO_PROCESS_MEMORY);
+    }
+    if acct.peak_job_memory.is_none() {
+        na("memory.peak_job_bytes", sys::NO_JOB_MEMORY);
+    }
+    if acct.read_bytes.is_none() {
+        na("io.read_bytes", sys::NO_IO);
+    }
+    if usage.is_none() {
+        na("io.file_system_inputs", sys::NO_RUSAGE);
+    }
+    let total = acct.total_processes.unwrap_or(0).max(
+        u64::try_from(
+            run.seen.names.len() + usize::from(!run.seen.names.contains_key(&program_pid)),
+        )
+        .unwrap_or(u64::MAX),
+    );
+    let left = run.left;
+    let leftovers = match left {
+        Some(0) if !run.stopping() => "none",
+        _ if run.stopping() => "stopped",
+        _ if args.keep => "kept",
+        _ if args.wait_all => "waited",
+        _ => "killed",
+    };
+    let limit_counted_peak = args.max_processes.and_then(|_| sys::tasks_peak(run.job));
+    if args.max_processes.is_some() && limit_counted_peak.is_none() {
+        na("processes.limit_counted_peak", sys::NO_TASKS_PEAK);
+    }
+    Report {
+        schema: SCHEMA,
+        program,
+        exit_code,
+        ended_by,
+        program_exit,
+        interrupt: run.interrupt.map(|i| InterruptReport {
+            signal: i.name(),
+            count: run.interrupts,
+        }),
+        timeout: run.timed_out.then(|| TimeoutReport {
+            seconds: args.timeout.unwrap_or_default().as_secs_f64(),
+            signal: sys::SIGNALS.then(|| format!("SIG{}", args.signal.name)),
+            grace_seconds: args.grace.as_secs_f64(),
+            killed: run.killed,
+        }),
+        signals_ignored: Vec::new(),
+        limits_hit: run.seen.limits_hit.clone(),
+        wall_seconds: wall.as_secs_f64(),
+        cpu,
+        memory: Memory {
+            peak_process_bytes,
+            peak_process_measures,
+            peak_job_bytes: acct.peak_job_memory,
+            peak_job_measures: acct.peak_job_memory.map(|_| sys::JOB_MEMORY),
+        },
+        processes: Processes {
+            total: Some(total.max(1)),
+            peak: Some(run.seen.peak.max(1)),
+            limit_counted_peak,
+            orphans_reaped: usage.map(|u| u.orphans_reaped),
+            left_when_program_ended: left,
+            leftovers,
+        },
+        io: Io {
+            read_bytes: acct.read_bytes,
+            write_bytes: acct.write_bytes,
+            read_operations: acct.read_operations,
+            write_operations: acct.write_operations,
+            measures: acct.read_bytes.map(|_| sys::IO),
+            file_system_inputs: usage.map(|u| u.block_reads),
+            file_system_outputs: usage.map(|u| u.block_writes),
+        },
+        unavailable,
+    }
+}
+
+/// PROGRAM's exit code and the signal that ended it.
+fn exit_parts(status: Option<&ExitStatus>) -> (Option<i64>, Option<i32>) {
+    let Some(status) = status else {
+        return (None, None);
+    };
+    #[cfg(unix)]
+    let signal = std::os::unix::process::ExitStatusExt::signal(status);
+    #[cfg(not(unix))]
+    let signal = None;
+    #[cfg(windows)]
+    let code = status
+        .code()
+        .map(|c| i64::from(u32::from_ne_bytes(c.to_ne_bytes())));
+    #[cfg(not(windows))]
+    let code = status.code().map(i64::from);
+    (code, signal)
+}
+
+/// Exits with `code`: the whole 32 bits on Windows, the low 8 elsewhere.
+fn exit_with(code: i64) -> ExitCode {
+    #[cfg(windows)]
+    {
+        let code = u32::try_from(code).unwrap_or(u32::from(EXIT_FAILURE));
+        if code > 255 {
+            std::process::exit(i32::from_ne_bytes(code.to_ne_bytes()));
+        }
+    }
+    ExitCode::from(u8::try_from(code & 0xff).unwrap_or(EXIT_FAILURE))
 }
 
 #[cfg(windows)]
@@ -245,566 +1098,4 @@ fn apply_ui(job: &Job, args: &RunArgs) -> std::io::Result<()> {
         }
     }
     job.set_ui_restrictions(ui)
-}
-
-fn event_json(event: &Event, t: f64) -> serde_json::Value {
-    use serde_json::json;
-    let exit = |e: &Option<ProcessExit>| match e {
-        Some(ProcessExit::Code(c)) => json!({ "code": c }),
-        Some(ProcessExit::Signal(s)) => json!({ "signal": s }),
-        None => serde_json::Value::Null,
-    };
-    match event {
-        Event::NewProcess { pid } => json!({ "t": t, "event": "new_process", "pid": pid }),
-        Event::ExitProcess { pid, exit: e } => {
-            json!({ "t": t, "event": "exit_process", "pid": pid, "exit": exit(e) })
-        }
-        Event::AbnormalExitProcess { pid, exit: e } => {
-            json!({ "t": t, "event": "abnormal_exit_process", "pid": pid, "exit": exit(e) })
-        }
-        Event::Empty => json!({ "t": t, "event": "empty" }),
-        Event::ActiveProcessLimit => json!({ "t": t, "event": "active_process_limit" }),
-        Event::JobMemoryLimit => json!({ "t": t, "event": "job_memory_limit" }),
-        Event::ProcessMemoryLimit { pid } => {
-            json!({ "t": t, "event": "process_memory_limit", "pid": pid })
-        }
-        Event::EndOfJobTime => json!({ "t": t, "event": "end_of_job_time" }),
-        Event::EndOfProcessTime { pid } => {
-            json!({ "t": t, "event": "end_of_process_time", "pid": pid })
-        }
-        Event::NotificationLimit { limit } => {
-            json!({ "t": t, "event": "notification_limit", "limit": limit })
-        }
-        Event::MessagesLost => json!({ "t": t, "event": "messages_lost" }),
-        other => json!({ "t": t, "event": format!("{other:?}") }),
-    }
-}
-
-fn event_text(event: &Event, t: f64) -> String {
-    let what = match event {
-        Event::NewProcess { pid } => format!("process {pid} started"),
-        Event::ExitProcess { pid, exit } => match exit {
-            Some(e) => format!("process {pid} exited ({e})"),
-            None => format!("process {pid} exited"),
-        },
-        Event::AbnormalExitProcess { pid, exit } => match exit {
-            Some(e) => format!("process {pid} crashed ({e})"),
-            None => format!("process {pid} crashed"),
-        },
-        Event::Empty => "job is empty".to_owned(),
-        Event::ActiveProcessLimit => "limit hit: max processes".to_owned(),
-        Event::JobMemoryLimit => "limit hit: job memory".to_owned(),
-        Event::ProcessMemoryLimit { pid } => format!("limit hit: process memory (process {pid})"),
-        Event::EndOfJobTime => "limit hit: job CPU time".to_owned(),
-        Event::EndOfProcessTime { pid } => format!("limit hit: process CPU time (process {pid})"),
-        Event::NotificationLimit { limit } => {
-            format!("notification limit crossed: {}", limit.unwrap_or("unknown"))
-        }
-        Event::MessagesLost => "some events were lost".to_owned(),
-        other => format!("{other:?}"),
-    };
-    format!("winjob: [{t:8.3}s] {what}")
-}
-
-/// Records `event` in `seen`.
-fn record(seen: &mut Seen, event: &Event) {
-    match event {
-        Event::NewProcess { pid } if seen.pids.insert(*pid) => {
-            seen.active += 1;
-            seen.peak = seen.peak.max(seen.active);
-        }
-        Event::ExitProcess { .. } | Event::AbnormalExitProcess { .. } => {
-            seen.active = seen.active.saturating_sub(1);
-        }
-        Event::Empty => seen.active = 0,
-        Event::ActiveProcessLimit => seen.hit("max_processes"),
-        Event::JobMemoryLimit => seen.hit("memory"),
-        Event::ProcessMemoryLimit { .. } => seen.hit("process_memory"),
-        Event::EndOfJobTime => seen.hit("cpu_time"),
-        Event::EndOfProcessTime { .. } => seen.hit("process_cpu_time"),
-        _ => {}
-    }
-}
-
-/// Live status on a terminal.
-struct Status {
-    on: bool,
-    last: Instant,
-    shown: bool,
-}
-
-impl Status {
-    fn show(&mut self, start: Instant, acct: &Accounting) {
-        if !self.on || self.last.elapsed() < Duration::from_millis(500) {
-            return;
-        }
-        self.last = Instant::now();
-        self.shown = true;
-        let cpu = acct
-            .cpu_time()
-            .map_or_else(|| "n/a".to_owned(), |d| format!("{:.1}s", d.as_secs_f64()));
-        let mem = acct
-            .peak_job_memory
-            .map_or_else(|| "n/a".to_owned(), format_size);
-        eprint!(
-            "\r\x1b[Kwinjob: {:.1}s  processes {}  cpu {cpu}  peak memory {mem}",
-            start.elapsed().as_secs_f64(),
-            acct.active_processes.unwrap_or(0),
-        );
-        let _ = std::io::stderr().flush();
-    }
-
-    fn clear(&mut self) {
-        if self.shown {
-            eprint!("\r\x1b[K");
-            self.shown = false;
-        }
-    }
-}
-
-/// Runs `winjob run`.
-pub(crate) fn run(args: &RunArgs) -> ExitCode {
-    let Some((program, program_args)) = args.command.split_first() else {
-        return fail(
-            "run: PROGRAM is missing; usage: winjob run [OPTIONS] -- PROGRAM [ARGS...]",
-            EXIT_USAGE,
-        );
-    };
-    let program_name = program.to_string_lossy().into_owned();
-    if cfg!(windows) && (args.breakaway.is_some() || args.ui_restrict.is_some()) {
-        // Accepted and applied below.
-    } else if args.breakaway.is_some() || args.ui_restrict.is_some() {
-        return fail(
-            "--breakaway and --ui-restrict are Windows only; they have no meaning here",
-            EXIT_USAGE,
-        );
-    }
-    if args.leaf_cgroup
-        && let Err((message, code)) = enter_leaf_cgroup()
-    {
-        return fail(&message, code);
-    }
-    let limits = match limits(args) {
-        Ok(limits) => limits,
-        Err(message) => return fail(&message, EXIT_USAGE),
-    };
-    if !cfg!(windows) && find_program(Path::new(program)).is_none() {
-        return fail(
-            &format!("PROGRAM {program_name:?} cannot be found (not a file, nor in PATH)"),
-            EXIT_USAGE,
-        );
-    }
-    // The report file is opened before anything starts, so that a bad path
-    // is a usage error.
-    let mut report_file = match &args.report_file {
-        Some(path) => match std::fs::File::create(path) {
-            Ok(file) => Some(file),
-            Err(e) => {
-                return fail(
-                    &format!("--report-file: cannot create {}: {e}", path.display()),
-                    EXIT_USAGE,
-                );
-            }
-        },
-        None => None,
-    };
-
-    let mut builder = Job::builder();
-    builder.kill_on_drop(!args.keep).limits(limits.clone());
-    if let Some(name) = &args.name {
-        builder.name(name.clone());
-    }
-    #[cfg(windows)]
-    windows_options(&mut builder, args);
-    let job = match builder.create() {
-        Ok(job) => job,
-        Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
-            // The library names the limit; the user typed the flag.
-            let message = e.to_string();
-            return match LIMIT_FLAGS
-                .iter()
-                .find(|(limit, _)| message.starts_with(&format!("{limit} ")))
-            {
-                Some((_, flag)) => fail(&format!("{flag}: {message}"), EXIT_USAGE),
-                None if message.starts_with("job name ") => {
-                    fail(&format!("--name: {message}"), EXIT_USAGE)
-                }
-                None => fail(&message, EXIT_USAGE),
-            };
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::Unsupported => {
-            return fail(
-                &format!(
-                    "{e}; this machine cannot enforce it (use --best-effort to go on without it)"
-                ),
-                EXIT_USAGE,
-            );
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            return fail(
-                &format!("--name: a job with this name exists: {e}"),
-                EXIT_USAGE,
-            );
-        }
-        Err(e) => return fail(&format!("cannot create a job: {e}"), EXIT_FAILURE),
-    };
-    #[cfg(windows)]
-    if let Err(e) = apply_ui(&job, args) {
-        return fail(&format!("--ui-restrict: {e}"), EXIT_FAILURE);
-    }
-    let events = match job.events() {
-        Ok(events) => events,
-        Err(e) => return fail(&format!("cannot watch the job's events: {e}"), EXIT_FAILURE),
-    };
-
-    // Ctrl+C (and SIGTERM): the first stops the job gracefully, a second
-    // kills it. Counted here, acted on by the loop below; counted from
-    // before PROGRAM starts, so that no early one is lost.
-    let interrupts = Arc::new(AtomicUsize::new(0));
-    {
-        let interrupts = Arc::clone(&interrupts);
-        if let Err(e) = ctrlc::set_handler(move || {
-            interrupts.fetch_add(1, Ordering::SeqCst);
-        }) {
-            eprintln!("winjob: warning: Ctrl+C will not be forwarded to the job: {e}");
-        }
-    }
-    let start = Instant::now();
-    // winjob's own Command: born in the job, without std's fork on Linux.
-    let mut child = match winjob::Command::new(program)
-        .args(program_args)
-        .spawn_in(&job)
-    {
-        Ok(child) => child,
-        Err(e)
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
-            ) =>
-        {
-            return fail(
-                &format!("PROGRAM {program_name:?} cannot be started: {e}"),
-                EXIT_USAGE,
-            );
-        }
-        Err(e) => return fail(&format!("cannot start {program_name:?}: {e}"), EXIT_FAILURE),
-    };
-
-    // The event thread: print and record events until told to stop.
-    let seen = Arc::new(Mutex::new(Seen::default()));
-    // Set when the watcher is to finish; `expect_empty` when the job ended,
-    // so that the watcher first waits for the `Empty` that closes the tree's
-    // events (whatever the end produced comes before it).
-    let done = Arc::new(AtomicBool::new(false));
-    let expect_empty = Arc::new(AtomicBool::new(false));
-    let watcher = {
-        let seen = Arc::clone(&seen);
-        let done = Arc::clone(&done);
-        let expect_empty = Arc::clone(&expect_empty);
-        let (print, json) = (args.events, args.json);
-        thread::spawn(move || {
-            // Handles one event; true if it was `Empty`.
-            let handle = |event: Event| -> bool {
-                let t = start.elapsed().as_secs_f64();
-                if print {
-                    if json {
-                        eprintln!("{}", event_json(&event, t));
-                    } else {
-                        eprintln!("{}", event_text(&event, t));
-                    }
-                }
-                record(&mut seen.lock().unwrap_or_else(|e| e.into_inner()), &event);
-                event == Event::Empty
-            };
-            let mut last_was_empty = false;
-            while !done.load(Ordering::Acquire) {
-                if let Some(event) = events.recv_timeout(POLL) {
-                    last_was_empty = handle(event);
-                }
-                if events.is_closed() {
-                    break;
-                }
-            }
-            // The job ended: until its `Empty` (a bound only against an event
-            // that never comes), then whatever is queued.
-            let until = Instant::now() + END_EVENTS_WAIT;
-            while expect_empty.load(Ordering::Acquire)
-                && !last_was_empty
-                && !events.is_closed()
-                && Instant::now() < until
-            {
-                if let Some(event) = events.recv_timeout(POLL) {
-                    last_was_empty = handle(event);
-                }
-            }
-            while let Some(event) = events.try_recv() {
-                handle(event);
-            }
-        })
-    };
-
-    let mut status = Status {
-        on: !args.quiet && !args.events && std::io::stderr().is_terminal(),
-        last: Instant::now(),
-        shown: false,
-    };
-    let mut acct = Accounting::default();
-    let mut sampled_peak: u64 = 0;
-    let deadline = args.timeout.map(|t| start + t);
-    let mut timed_out = false;
-    let mut failure: Option<String> = None;
-
-    let mut interrupted = false;
-    let mut killed_on_interrupt = false;
-
-    // Wait for PROGRAM (and with --wait-all, for the whole job).
-    let mut program_status: Option<ExitStatus> = None;
-    thread::scope(|scope| {
-        loop {
-            match interrupts.load(Ordering::SeqCst) {
-                0 => {}
-                1 if !interrupted => {
-                    interrupted = true;
-                    status.clear();
-                    eprintln!("winjob: interrupted: stopping the job (Ctrl+C again to kill it)");
-                    let job = &job;
-                    let grace = args.grace;
-                    scope.spawn(move || job.stop(grace));
-                }
-                n if n >= 2 && !killed_on_interrupt => {
-                    killed_on_interrupt = true;
-                    eprintln!("winjob: interrupted again: killing the job");
-                    let _ = job.terminate(1);
-                }
-                _ => {}
-            }
-            if program_status.is_none() {
-                match child.try_wait() {
-                    Ok(Some(s)) => program_status = Some(s),
-                    Ok(None) => {}
-                    Err(e) => {
-                        failure = Some(format!("cannot wait for {program_name:?}: {e}"));
-                        break;
-                    }
-                }
-            }
-            if job.accounting_into(&mut acct).is_ok() {
-                sampled_peak = sampled_peak.max(acct.active_processes.unwrap_or(0));
-            }
-            if let Some(s) = program_status {
-                let _ = s;
-                if !args.wait_all {
-                    break;
-                }
-                match job.wait_timeout(Duration::ZERO) {
-                    Ok(true) => break,
-                    Ok(false) => {}
-                    Err(e) => {
-                        failure = Some(format!("cannot wait for the job: {e}"));
-                        break;
-                    }
-                }
-            }
-            if let Some(deadline) = deadline
-                && Instant::now() >= deadline
-            {
-                timed_out = true;
-                status.clear();
-                if let Err(e) = job.stop(args.grace) {
-                    failure = Some(format!("cannot stop the job after the timeout: {e}"));
-                }
-                break;
-            }
-            status.show(start, &acct);
-            thread::sleep(POLL);
-        }
-    });
-    status.clear();
-    if program_status.is_none() {
-        match child.wait() {
-            Ok(s) => program_status = Some(s),
-            Err(e) => failure = failure.or(Some(format!("cannot wait for {program_name:?}: {e}"))),
-        }
-    }
-    let wall = start.elapsed();
-
-    // Whatever PROGRAM left behind.
-    let leftovers = if timed_out || interrupted {
-        "stopped"
-    } else if args.keep {
-        "kept"
-    } else if args.wait_all {
-        "waited"
-    } else {
-        if let Err(e) = job.terminate(1).and_then(|()| job.wait()) {
-            failure = failure.or(Some(format!(
-                "cannot end the processes left in the job: {e}"
-            )));
-        }
-        "killed"
-    };
-    if let Err(e) = job.accounting_into(&mut acct) {
-        failure = failure.or(Some(format!("cannot read the job's accounting: {e}")));
-    }
-    // What the end of the tree produced is delivered up to the job's
-    // `Empty`, which the watcher waits for; a kept job does not end.
-    expect_empty.store(leftovers != "kept", Ordering::Release);
-    done.store(true, Ordering::Release);
-    let _ = watcher.join();
-    let mut seen = std::mem::take(&mut *seen.lock().unwrap_or_else(|e| e.into_inner()));
-
-    // The Linux job CPU time watchdog sends no event: infer it.
-    if let (Some(limit), Some(used)) = (limits.job_cpu_time, acct.cpu_time())
-        && used >= limit
-    {
-        seen.hit("cpu_time");
-    }
-
-    let (program_code, program_signal) = exit_parts(program_status);
-    let ended_by_limit = seen.limits_hit.contains(&"cpu_time")
-        || (program_signal.is_some()
-            && seen
-                .limits_hit
-                .iter()
-                .any(|l| matches!(*l, "memory" | "process_memory" | "process_cpu_time")));
-    let (ended_by, code): (Option<&'static str>, i64) = if failure.is_some() {
-        (None, i64::from(EXIT_FAILURE))
-    } else if timed_out {
-        (Some("timeout"), i64::from(EXIT_TIMEOUT))
-    } else if interrupted {
-        (Some("interrupt"), i64::from(EXIT_INTERRUPTED))
-    } else if ended_by_limit {
-        (Some("limit"), i64::from(EXIT_LIMIT))
-    } else if let Some(c) = program_code {
-        (None, c)
-    } else if let Some(s) = program_signal {
-        (None, 128 + i64::from(s))
-    } else {
-        (None, i64::from(EXIT_FAILURE))
-    };
-
-    let mut pids = seen.pids.clone();
-    pids.insert(child.id());
-    let total = acct
-        .total_processes
-        .unwrap_or(0)
-        .max(u64::try_from(pids.len()).unwrap_or(u64::MAX));
-    let report = Report {
-        program: program_name,
-        exit_code: code,
-        program_exit_code: program_code,
-        program_signal,
-        ended_by,
-        limits_hit: seen.limits_hit.clone(),
-        wall_time: wall.as_secs_f64(),
-        cpu_user: acct.user_time.map(|d| d.as_secs_f64()),
-        cpu_kernel: acct.kernel_time.map(|d| d.as_secs_f64()),
-        cpu_time: acct.cpu_time().map(|d| d.as_secs_f64()),
-        peak_job_memory: acct.peak_job_memory,
-        peak_process_memory: acct.peak_process_memory,
-        processes_total: total,
-        processes_peak: sampled_peak.max(seen.peak).max(1),
-        leftovers,
-        io: Io {
-            read_bytes: acct.read_bytes,
-            write_bytes: acct.write_bytes,
-            other_bytes: acct.other_bytes,
-            read_operations: acct.read_operations,
-            write_operations: acct.write_operations,
-            other_operations: acct.other_operations,
-        },
-        accounting: acct,
-    };
-    let text = if args.json {
-        serde_json::to_string(&report).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
-    } else {
-        report_text(&report)
-    };
-    match &mut report_file {
-        Some(file) => {
-            if let Err(e) = writeln!(file, "{text}") {
-                failure = failure.or(Some(format!("cannot write the report: {e}")));
-            }
-        }
-        None => eprintln!("{text}"),
-    }
-    if let Some(message) = &failure {
-        return fail(message, EXIT_FAILURE);
-    }
-    exit_with(code)
-}
-
-/// PROGRAM's exit code and the signal that ended it.
-fn exit_parts(status: Option<ExitStatus>) -> (Option<i64>, Option<i32>) {
-    let Some(status) = status else {
-        return (None, None);
-    };
-    #[cfg(unix)]
-    let signal = std::os::unix::process::ExitStatusExt::signal(&status);
-    #[cfg(not(unix))]
-    let signal = None;
-    #[cfg(windows)]
-    let code = status
-        .code()
-        .map(|c| i64::from(u32::from_ne_bytes(c.to_ne_bytes())));
-    #[cfg(not(windows))]
-    let code = status.code().map(i64::from);
-    (code, signal)
-}
-
-/// Exits with `code`: the whole 32 bits on Windows, the low 8 elsewhere.
-fn exit_with(code: i64) -> ExitCode {
-    #[cfg(windows)]
-    {
-        let code = u32::try_from(code).unwrap_or(u32::from(EXIT_FAILURE));
-        if code > 255 {
-            std::process::exit(i32::from_ne_bytes(code.to_ne_bytes()));
-        }
-    }
-    ExitCode::from(u8::try_from(code & 0xff).unwrap_or(EXIT_FAILURE))
-}
-
-fn report_text(r: &Report) -> String {
-    let secs = |v: Option<f64>| v.map_or_else(|| "n/a".to_owned(), |s| format!("{s:.3} s"));
-    let size = |v: Option<u64>| v.map_or_else(|| "n/a".to_owned(), format_size);
-    let count = |v: Option<u64>| v.map_or_else(|| "n/a".to_owned(), |n| n.to_string());
-    let exit = match (r.program_exit_code, r.program_signal) {
-        (Some(c), _) => format!("exit code {c}"),
-        (None, Some(s)) => format!("killed by signal {s}"),
-        (None, None) => "unknown".to_owned(),
-    };
-    let ended = match r.ended_by {
-        Some("timeout") => " (ended by winjob: --timeout)".to_owned(),
-        Some(by) => format!(" (ended by winjob: {by})"),
-        None => String::new(),
-    };
-    let limits = if r.limits_hit.is_empty() {
-        "none".to_owned()
-    } else {
-        r.limits_hit.join(", ")
-    };
-    format!(
-        "winjob: {program}: {exit}{ended}; winjob exits with {code}\n\
-         \x20 wall time:      {wall:.3} s\n\
-         \x20 cpu user:       {user}\n\
-         \x20 cpu kernel:     {kernel}\n\
-         \x20 peak memory:    {peak_job} (job), {peak_proc} (process)\n\
-         \x20 processes:      {total} total, {peak} at most at once; rest {leftovers}\n\
-         \x20 io:             read {rb}, written {wb} ({ro} reads, {wo} writes)\n\
-         \x20 limits hit:     {limits}",
-        program = r.program,
-        code = r.exit_code,
-        wall = r.wall_time,
-        user = secs(r.cpu_user),
-        kernel = secs(r.cpu_kernel),
-        peak_job = size(r.peak_job_memory),
-        peak_proc = size(r.peak_process_memory),
-        total = r.processes_total,
-        peak = r.processes_peak,
-        leftovers = r.leftovers,
-        rb = size(r.io.read_bytes),
-        wb = size(r.io.write_bytes),
-        ro = count(r.io.read_operations),
-        wo = count(r.io.write_operations),
-    )
 }

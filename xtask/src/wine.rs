@@ -27,7 +27,10 @@ pub(crate) const OTHER_WINDOWS_TARGETS: [&str; 2] =
     ["i686-pc-windows-gnu", "aarch64-pc-windows-msvc"];
 
 /// Debian packages the Wine suite needs.
-const PACKAGES: &[&str] = &["wine64", "wine", "gcc-mingw-w64-x86-64"];
+/// Wine, mingw, and GNU `time` (`/usr/bin/time`, which the CLI tests
+/// compare `winjob run`'s figures with; `timeout` and `script` are in
+/// Debian's essential packages).
+const PACKAGES: &[&str] = &["wine64", "wine", "gcc-mingw-w64-x86-64", "time"];
 
 /// The private prefix, kept between runs (about 700 MB; `wineboot` takes
 /// seconds the first time only).
@@ -40,8 +43,12 @@ pub(crate) fn prefix() -> PathBuf {
 pub(crate) fn ensure_tools() -> Result<(), String> {
     let have_wine = succeeds("wine", &["--version"]);
     let have_mingw = succeeds("x86_64-w64-mingw32-gcc", &["--version"]);
-    if !(have_wine && have_mingw) {
-        eprintln!("xtask: installing {PACKAGES:?} (wine: {have_wine}, mingw: {have_mingw})");
+    let have_time = std::path::Path::new("/usr/bin/time").exists();
+    if !(have_wine && have_mingw && have_time) {
+        eprintln!(
+            "xtask: installing {PACKAGES:?} (wine: {have_wine}, mingw: {have_mingw}, time: \
+             {have_time})"
+        );
         let sudo = !is_root() && succeeds("sudo", &["-n", "true"]);
         let apt = |args: &[&str]| {
             let mut command = if sudo {
