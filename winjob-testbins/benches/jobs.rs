@@ -87,7 +87,8 @@
 //! Settings (environment): `WINJOB_BENCH_OUT` (write the results as JSON
 //! there), `WINJOB_BENCH_PAIRS`, `WINJOB_BENCH_SPORADIC`,
 //! `WINJOB_BENCH_TREES` (sizes, comma-separated), `WINJOB_BENCH_TRIALS`,
-//! `WINJOB_BENCH_EVENTS`, `WINJOB_BENCH_ONLY=spawn` (the spawn series only)
+//! `WINJOB_BENCH_EVENTS`, `WINJOB_BENCH_CLI` (rounds of the `winjob run`
+//! comparison), `WINJOB_BENCH_ONLY=spawn` (the spawn series and the command)
 //! (to shorten a run while working on it).
 
 use std::alloc::System;
@@ -175,6 +176,8 @@ struct Config {
     memory_pairs: usize,
     accounting_calls: usize,
     pids_calls: usize,
+    /// Rounds of the `winjob run` comparison.
+    cli_rounds: usize,
 }
 
 impl Config {
@@ -207,6 +210,7 @@ impl Config {
             memory_pairs: number("WINJOB_BENCH_MEMORY_PAIRS", 100),
             accounting_calls: if wine { 2000 } else { 5000 },
             pids_calls: if wine { 30 } else { 200 },
+            cli_rounds: number("WINJOB_BENCH_CLI", if wine { 40 } else { 200 }),
         }
     }
 
@@ -254,6 +258,7 @@ fn bench() -> io::Result<Value> {
     }?;
     let back_to_back = spawn_series(config.pairs, None)?;
     let sporadic = spawn_series(config.sporadic, Some(SPORADIC_GAP))?;
+    let cli = cli_overhead(config.cli_rounds)?;
     let parent_memory = if only_spawn {
         skipped()
     } else {
@@ -281,6 +286,7 @@ fn bench() -> io::Result<Value> {
         "mode_reason": caps.reason,
         "spawn": { "back_to_back": back_to_back, "sporadic": sporadic },
         "parent_memory": parent_memory,
+        "cli": cli,
         "migration": migration,
         "kill": kill,
         "accounting": accounting,
@@ -650,6 +656,98 @@ fn spawn_series_of(
         "comparisons": comparisons,
         "notes": notes,
     }))
+}
+
+// ---------------------------------------------------------------------------
+// 1d. The `winjob` command as a wrapper
+
+/// The `winjob` command of this build, beside the helper (xtask builds it
+/// before the bench), if it is there.
+fn winjob_command() -> Option<std::path::PathBuf> {
+    let path = std::path::Path::new(HELPER)
+        .with_file_name(format!("winjob{}", std::env::consts::EXE_SUFFIX));
+    path.exists().then_some(path)
+}
+
+/// `winjob run -q -- P` against P itself and, on Linux, against the
+/// wrappers it stands in for, `timeout 10 P` and `/usr/bin/time P`, all
+/// alternating; P is `true` on Linux, the helper's `exit 0` under Wine.
+fn cli_overhead(rounds: usize) -> io::Result<Value> {
+    let Some(winjob) = winjob_command() else {
+        return Ok(json!({
+            "skipped": "no winjob command beside the helper: `cargo xtask bench` builds it"
+        }));
+    };
+    let program: Vec<String> = if cfg!(windows) {
+        vec![HELPER.to_owned(), "exit".into(), "0".into()]
+    } else {
+        vec!["true".into()]
+    };
+    let mut with_winjob = vec![
+        winjob.to_string_lossy().into_owned(),
+        "run".into(),
+        "-q".into(),
+        "--".into(),
+    ];
+    with_winjob.extend(program.iter().cloned());
+    let mut variants: Vec<(&str, &str, Vec<String>)> = vec![
+        ("plain", "P alone", program.clone()),
+        ("winjob", "winjob run -q -- P", with_winjob),
+    ];
+    if !cfg!(windows) {
+        for (key, label, wrapper) in [
+            ("timeout", "timeout 10 P", &["timeout", "10"][..]),
+            ("time", "/usr/bin/time P", &["/usr/bin/time"][..]),
+        ] {
+            let found = Command::new(wrapper[0])
+                .arg("--version")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok();
+            if found {
+                let mut v: Vec<String> = wrapper.iter().map(|w| (*w).to_owned()).collect();
+                v.extend(program.iter().cloned());
+                variants.push((key, label, v));
+            }
+        }
+    }
+    let mut samples: Vec<Vec<Duration>> = vec![Vec::with_capacity(rounds); variants.len()];
+    for round in 0..rounds + 3 {
+        for (i, (_, _, argv)) in variants.iter().enumerate() {
+            let elapsed = retrying(|| {
+                let started = Instant::now();
+                let status = Command::new(&argv[0])
+                    .args(&argv[1..])
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()?;
+                let elapsed = started.elapsed();
+                succeeded(status, &argv.join(" "))?;
+                Ok(elapsed)
+            })?;
+            if round >= 3 {
+                samples[i].push(elapsed);
+            }
+        }
+    }
+    let index = |key: &str| variants.iter().position(|(k, _, _)| *k == key);
+    let mut out = serde_json::Map::new();
+    out.insert("rounds".into(), json!(rounds));
+    for (i, (key, label, _)) in variants.iter().enumerate() {
+        out.insert(
+            (*key).to_owned(),
+            json!({ "label": label, "stats": durations(&samples[i]) }),
+        );
+    }
+    let winjob = index("winjob").map(|i| &samples[i]);
+    for (against, name) in [("plain", "ratio_plain"), ("timeout", "ratio_timeout")] {
+        if let (Some(w), Some(a)) = (winjob, index(against).map(|i| &samples[i])) {
+            out.insert(name.into(), paired_ratio(a, w));
+        }
+    }
+    Ok(Value::Object(out))
 }
 
 // ---------------------------------------------------------------------------
@@ -1859,6 +1957,38 @@ fn render(machine: &Value, columns: &[(String, Value)], date: &str) -> String {
         rows.push((
             "5. Job::pids of this job".into(),
             col(&|v| cell(&entry(v)?["pids"], true)),
+        ));
+    }
+
+    // 1d. The command.
+    heading(
+        &mut rows,
+        "1d. `winjob run -q -- P` as a wrapper (P: `true`; Wine: `exit 0`)",
+    );
+    rows.push((
+        "   rounds (all alternating)".into(),
+        col(&|v| v["cli"]["rounds"].as_u64().map(|n| n.to_string())),
+    ));
+    for (key, label) in [
+        ("winjob", "winjob run -q -- P"),
+        ("plain", "P alone"),
+        ("timeout", "timeout 10 P"),
+        ("time", "/usr/bin/time P"),
+    ] {
+        rows.push((
+            format!("   {label}"),
+            col(&|v| {
+                let mut text = cell(&v["cli"][key]["stats"], false)?;
+                if key == "winjob" {
+                    if let Some(x) = v["cli"]["ratio_timeout"].as_f64() {
+                        let _ = write!(text, "  {x:.2}× timeout");
+                    }
+                    if let Some(x) = v["cli"]["ratio_plain"].as_f64() {
+                        let _ = write!(text, ", {x:.2}× P alone");
+                    }
+                }
+                Some(text)
+            }),
         ));
     }
 

@@ -38,14 +38,27 @@ pub(crate) fn run() -> Result<(), String> {
         let _ = fs::remove_file(file);
     }
 
+    // The `winjob` command, which the bench finds beside its helper (the
+    // bench profile builds into `release`).
+    let cli = crate::run::run(cargo().args(["build", "--release", "-p", "winjob-cli"]));
     let mut native = cargo();
     native
         .args(["bench", "-p", "winjob-testbins", "--bench", "jobs"])
         .env("WINJOB_BENCH_OUT", &linux_file)
         .env_remove("WINJOB_MODE");
-    let linux = crate::run::run(&mut native).and_then(|()| read(&linux_file));
+    let linux = cli
+        .and_then(|()| crate::run::run(&mut native))
+        .and_then(|()| read(&linux_file));
 
     let windows = wine::ensure_tools().and_then(|()| {
+        crate::run::run(cargo().args([
+            "build",
+            "--release",
+            "--target",
+            wine::TARGET,
+            "-p",
+            "winjob-cli",
+        ]))?;
         let server = wine::Server::start()?;
         let mut under_wine = cargo();
         under_wine
