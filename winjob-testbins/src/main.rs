@@ -594,6 +594,13 @@ fn owner(kill_on_drop: bool, depth: u32, width: u32) -> io::Result<ExitCode> {
             None => break,
         }
     }
+    #[cfg(target_os = "linux")]
+    {
+        use winjob::os::linux::JobExt;
+        if let Some(dir) = job.cgroup_path() {
+            say(&format!("job-dir {}", dir.display()));
+        }
+    }
     for pid in seen {
         say(&format!("member {pid}"));
     }

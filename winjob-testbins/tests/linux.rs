@@ -419,3 +419,320 @@ fn a_job_whose_directory_was_removed_is_empty() {
     );
     assert_eq!(opened.pids().unwrap(), Vec::<u32>::new());
 }
+
+/// The pids of the guardian processes whose parent is `parent`.
+fn guardians_of(parent: u32) -> Vec<u32> {
+    processes_with_arg(b"winjob-guardian")
+        .into_iter()
+        .filter(|&(_, ppid)| ppid == parent)
+        .map(|(pid, _)| pid)
+        .collect()
+}
+
+/// Live processes with `arg` among their arguments: (pid, parent pid).
+fn processes_with_arg(arg: &[u8]) -> Vec<(u32, u32)> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, r)| r.split_whitespace().nth(1))
+            .and_then(|p| p.parse().ok());
+        if let Some(ppid) = ppid
+            && cmdline.split(|b| *b == 0).any(|a| a == arg)
+            && alive(pid)
+        {
+            found.push((pid, ppid));
+        }
+    }
+    found
+}
+
+/// What the `owner` helper printed before `ready`: its job's directory
+/// (cgroup modes) and the members.
+struct Owner {
+    process: KillOnDrop,
+    dir: Option<std::path::PathBuf>,
+    members: Vec<u32>,
+}
+
+fn start_owner(args: &[&str], env: &[(&str, &str)]) -> Owner {
+    let mut command = helper(args);
+    if !env.is_empty() {
+        // Nothing of this environment but the library's own settings (the
+        // suite's mode and job root).
+        command.env_clear();
+        for (k, v) in std::env::vars().filter(|(k, _)| k.starts_with("WINJOB_")) {
+            command.env(k, v);
+        }
+        for (k, v) in env {
+            command.env(k, v);
+        }
+    }
+    let mut process = KillOnDrop(command.spawn().unwrap());
+    let lines = Lines::of(&mut process);
+    let (mut dir, mut members) = (None, Vec::new());
+    loop {
+        let line = lines.next(LONG).expect("owner stopped talking");
+        if line == "ready" {
+            break;
+        }
+        if let Some(pid) = line.strip_prefix("member ") {
+            members.push(pid.parse::<u32>().unwrap());
+        }
+        if let Some(path) = line.strip_prefix("job-dir ") {
+            dir = Some(std::path::PathBuf::from(path));
+        }
+    }
+    Owner {
+        process,
+        dir,
+        members,
+    }
+}
+
+/// A member that makes a cgroup inside its job and moves into it: the job
+/// is killed and its directory removed all the same, depth first.
+#[test]
+fn a_member_making_sub_cgroups_leaves_nothing_behind() {
+    let job = Job::new().unwrap();
+    let Some(dir) = job.cgroup_path().map(std::path::Path::to_owned) else {
+        println!(
+            "skipped: a_member_making_sub_cgroups_leaves_nothing_behind: no cgroup in {} mode",
+            mode()
+        );
+        return;
+    };
+    let script = format!(
+        "mkdir {0}/sub && mkdir {0}/sub/deeper && echo $$ > {0}/sub/deeper/cgroup.procs \
+         && echo moved && exec sleep 300",
+        dir.display()
+    );
+    let mut member = KillOnDrop(
+        job.spawn(
+            std::process::Command::new("/bin/sh")
+                .args(["-c", &script])
+                .stdout(Stdio::piped()),
+        )
+        .unwrap(),
+    );
+    let pid = member.id();
+    let lines = Lines::of(&mut member);
+    assert_eq!(lines.next(LONG).as_deref(), Some("moved"));
+    assert!(dir.join("sub/deeper").is_dir());
+    drop(job);
+    assert!(eventually(LONG, || !alive(pid)), "the member survived");
+    assert!(!dir.exists(), "left behind: {}", dir.display());
+}
+
+/// A job inside a job (the owner helper runs in the outer job and makes its
+/// own, whose root is then inside the outer job's directory): killing the
+/// inner owner, then dropping the outer job, leaves nothing, in whatever
+/// order the two sides end.
+#[test]
+fn nested_jobs_leave_nothing_behind() {
+    for kill_inner_first in [true, false] {
+        let outer = Job::new().unwrap();
+        let Some(outer_dir) = outer.cgroup_path().map(std::path::Path::to_owned) else {
+            println!(
+                "skipped: nested_jobs_leave_nothing_behind: no cgroup in {} mode",
+                mode()
+            );
+            return;
+        };
+        let mut owner = KillOnDrop(
+            outer
+                .spawn(helper(&["owner", "1", "2"]).stdout(Stdio::piped()))
+                .unwrap(),
+        );
+        let lines = Lines::of(&mut owner);
+        let (mut inner_dir, mut members) = (None, Vec::new());
+        let mut guard = KillAll(Vec::new());
+        loop {
+            let line = lines.next(LONG).expect("the inner owner stopped talking");
+            if line == "ready" {
+                break;
+            }
+            if let Some(pid) = line.strip_prefix("member ") {
+                members.push(pid.parse::<u32>().unwrap());
+                guard.0.push(pid.parse::<u32>().unwrap());
+            }
+            if let Some(path) = line.strip_prefix("job-dir ") {
+                inner_dir = Some(std::path::PathBuf::from(path));
+            }
+        }
+        let inner_dir = inner_dir.expect("the inner job's directory");
+        assert!(
+            inner_dir.starts_with(&outer_dir),
+            "{} is not inside {}",
+            inner_dir.display(),
+            outer_dir.display()
+        );
+        if kill_inner_first {
+            owner.kill().unwrap();
+            assert!(
+                eventually(LONG, || !inner_dir.exists()),
+                "the inner job stayed"
+            );
+        }
+        drop(outer);
+        assert!(
+            eventually(LONG, || members.iter().all(|&p| !alive(p))),
+            "members survived"
+        );
+        assert!(
+            !outer_dir.exists(),
+            "left behind (inner killed first: {kill_inner_first}): {}",
+            outer_dir.display()
+        );
+    }
+}
+
+/// A job tree whose owner and guardian are gone (a crash) is swept when a
+/// process next opens the job root, nested directories included.
+#[test]
+fn stale_job_trees_are_swept_when_the_root_is_opened() {
+    let Some(root) = winjob::capabilities().unwrap().job_root else {
+        println!(
+            "skipped: stale_job_trees_are_swept_when_the_root_is_opened: no job root in {} mode",
+            mode()
+        );
+        return;
+    };
+    // Pids of processes that have exited.
+    let dead = || {
+        let mut c = std::process::Command::new("/bin/true").spawn().unwrap();
+        c.wait().unwrap();
+        c.id()
+    };
+    let stale = root.join(format!(".anon-{}-7", dead()));
+    let nested = stale.join("winjob").join(format!(".anon-{}-1", dead()));
+    fs::create_dir_all(nested.join("deeper")).unwrap();
+    // A fresh process opens the root: its first job sweeps it.
+    let out = helper(&["native-in-job"]).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(!stale.exists(), "not swept: {}", stale.display());
+}
+
+/// The guardian takes nothing from its owner's environment: with `PATH`
+/// pointing nowhere (and nothing else set), a killed owner's tree is still
+/// killed and its directory removed; a job that is not kill-on-drop is
+/// removed once its last process has exited, and meanwhile the guardian
+/// waits without spinning.
+#[test]
+fn the_guardian_needs_no_path() {
+    let env = [("PATH", "/nonexistent")];
+    let mut owner = start_owner(&["owner", "1", "2"], &env);
+    let _members = KillAll(owner.members.clone());
+    owner.process.kill().unwrap();
+    assert!(
+        eventually(LONG, || owner.members.iter().all(|&p| !alive(p))),
+        "members survived the owner"
+    );
+    if let Some(dir) = &owner.dir {
+        assert!(
+            eventually(LONG, || !dir.exists()),
+            "{} stayed",
+            dir.display()
+        );
+    }
+
+    let mut kept = start_owner(&["owner", "--no-kill-on-drop", "1", "1"], &env);
+    // Killed whatever happens below.
+    let _members = KillAll(kept.members.clone());
+    let owner_pid = kept.process.id();
+    let guardian = guardians_of(owner_pid);
+    // A process-group job has no directory: nothing to tell a guardian.
+    let expected = usize::from(kept.dir.is_some());
+    assert_eq!(guardian.len(), expected, "{guardian:?}");
+    kept.process.kill().unwrap();
+    let _ = kept.process.wait();
+    // The members run on; the guardian (or its subshell) waits for them.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(kept.members.iter().all(|&p| alive(p)), "members died");
+    let busy: Vec<(u32, f64)> = processes_with_arg(b"winjob-guardian")
+        .into_iter()
+        .filter(|&(_, ppid)| ppid != std::process::id())
+        .map(|(pid, _)| (pid, cpu_seconds(pid, Duration::from_secs(1))))
+        .filter(|&(_, cpu)| cpu > 0.3)
+        .collect();
+    assert!(busy.is_empty(), "guardians spinning: {busy:?}");
+    for &pid in &kept.members {
+        kill(pid);
+    }
+    if let Some(dir) = &kept.dir {
+        assert!(
+            eventually(LONG, || !dir.exists()),
+            "{} stayed",
+            dir.display()
+        );
+    }
+}
+
+/// Kills its processes when dropped, so that a failed test leaves none.
+struct KillAll(Vec<u32>);
+
+impl Drop for KillAll {
+    fn drop(&mut self) {
+        for &pid in &self.0 {
+            kill(pid);
+        }
+    }
+}
+
+/// CPU seconds process `pid` uses over `span`.
+fn cpu_seconds(pid: u32, span: Duration) -> f64 {
+    let ticks = || -> f64 {
+        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        stat.rsplit_once(')')
+            .map(|(_, r)| {
+                r.split_whitespace()
+                    .skip(11)
+                    .take(2)
+                    .filter_map(|f| f.parse::<f64>().ok())
+                    .sum()
+            })
+            .unwrap_or(0.0)
+    };
+    let before = ticks();
+    std::thread::sleep(span);
+    (ticks() - before) / 100.0
+}
+
+/// A guardian that is killed is replaced at once, not at the next
+/// registration: killing the guardian, then its owner 0.3 s later, leaves
+/// no member alive.
+#[test]
+fn a_killed_guardian_is_replaced_at_once() {
+    let mut owner = start_owner(&["owner", "1", "2"], &[]);
+    let _members = KillAll(owner.members.clone());
+    let guardian = guardians_of(owner.process.id());
+    assert_eq!(guardian.len(), 1, "{guardian:?}");
+    kill(guardian[0]);
+    std::thread::sleep(Duration::from_millis(300));
+    let replaced = guardians_of(owner.process.id());
+    assert!(
+        replaced.len() == 1 && replaced[0] != guardian[0],
+        "no new guardian: {replaced:?}"
+    );
+    owner.process.kill().unwrap();
+    assert!(
+        eventually(LONG, || owner.members.iter().all(|&p| !alive(p))),
+        "members survived the owner and its first guardian"
+    );
+    if let Some(dir) = &owner.dir {
+        assert!(
+            eventually(LONG, || !dir.exists()),
+            "{} stayed",
+            dir.display()
+        );
+    }
+}

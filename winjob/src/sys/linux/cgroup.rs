@@ -361,9 +361,10 @@ impl Cgroup {
         }
     }
 
-    /// Removes the directory; succeeds only once it is empty.
+    /// Removes the directory and every cgroup a member made below it,
+    /// depth first; succeeds only once no process is left in any of them.
     pub(crate) fn remove(&self) -> io::Result<()> {
-        rustix::fs::rmdir(&self.path).map_err(io::Error::from)
+        remove_tree(&self.path)
     }
 }
 
@@ -495,9 +496,37 @@ pub(crate) fn poll_until(
     }
 }
 
+/// Removes the cgroup directory `path` and every cgroup below it, depth
+/// first: a member may have made sub-cgroups of its job (and a winjob
+/// inside a job makes a job root there, with jobs of its own), and a cgroup
+/// with children cannot be removed. Only control files are in a cgroup
+/// directory besides its children, and `rmdir` takes those with it; a
+/// cgroup that still holds a process refuses (`EBUSY`), and so then do its
+/// ancestors: the error is the first one met, and the rest of the tree is
+/// still tried. Gone already is success.
+pub(crate) fn remove_tree(path: &Path) -> io::Result<()> {
+    let mut first_error = None;
+    if let Ok(entries) = std::fs::read_dir(path) {
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir())
+                && let Err(e) = remove_tree(&entry.path())
+            {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    match rustix::fs::rmdir(path) {
+        Ok(()) | Err(rustix::io::Errno::NOENT) => first_error.map_or(Ok(()), Err),
+        Err(e) => Err(first_error.unwrap_or_else(|| e.into())),
+    }
+}
+
 /// Removes job directories left behind by processes that died without
-/// cleaning up (anonymous jobs are named `.anon-<pid>-<n>`). Only empty
-/// directories can be removed, so a job whose processes still run is safe.
+/// cleaning up (anonymous jobs are named `.anon-<pid>-<n>`), with whatever
+/// was made below them (a nested job root and its jobs), depth first. Only
+/// empty cgroups can be removed, so a job whose processes still run is
+/// safe (and a job of a dead owner that was not kill-on-drop keeps running,
+/// as it should; it is swept once its last process has exited).
 pub(crate) fn sweep(root: &Path) {
     let Ok(entries) = std::fs::read_dir(root) else {
         return;
@@ -514,7 +543,7 @@ pub(crate) fn sweep(root: &Path) {
         let alive = rustix::process::Pid::from_raw(pid)
             .is_some_and(|p| rustix::process::test_kill_process(p).is_ok());
         if !alive {
-            let _ = std::fs::remove_dir(entry.path());
+            let _ = remove_tree(&entry.path());
         }
     }
 }

@@ -486,7 +486,7 @@ pub(crate) fn cgroup_path_of(root: &Root, dir: &Path) -> String {
     format!("{base}/{}", relative.display())
 }
 
-fn is_executable(path: &Path) -> bool {
+pub(crate) fn is_executable(path: &Path) -> bool {
     rustix::fs::access(path, rustix::fs::Access::EXEC_OK).is_ok()
 }
 

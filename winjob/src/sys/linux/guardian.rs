@@ -23,8 +23,23 @@
 //! The guardian is in its own process group and ignores `SIGHUP`, `SIGINT`,
 //! `SIGQUIT` and `SIGTERM`, so the Ctrl+C that kills its owner does not kill it
 //! first. Its output goes to `/dev/null`: it must never hold a pipe of the
-//! caller's open. If it dies anyway (someone sends it `SIGKILL`), the next send
-//! fails, and a new guardian is started and told about every live job.
+//! caller's open. It depends on nothing of the caller's: it starts with an
+//! empty environment, runs `/bin/sh` by its absolute path, uses shell
+//! builtins but for `rmdir` and `sleep`, which it is given by absolute path
+//! (looked up in `/usr/bin` and `/bin` here, never in `PATH`), and none of its
+//! loops spins: a retry waits, and without `sleep` it gives up instead.
+//! Directories are removed depth first, whatever cgroups members made below
+//! their job.
+//!
+//! If it dies anyway (a member of the same user sends it `SIGKILL`), this
+//! process notices at once: a thread waits on the guardian's pidfd, which
+//! becomes readable when it exits, and starts a new guardian, told about every
+//! live job, within milliseconds. The residual window is that thread's
+//! wake-up: an owner killed in the same instant as its guardian (under a
+//! millisecond apart on an idle machine) leaves its jobs unguarded, and their
+//! directories to the sweep. Without pidfds (Linux before 5.3, or where the
+//! native spawn is not wired up) the death is noticed at the next
+//! registration, as before.
 //!
 //! A process-group job has no group id before its first process exists, and
 //! `spawn` returns only after that process ran `exec`: registering the group
@@ -59,10 +74,41 @@ static GUARDIAN: Mutex<Option<Guardian>> = Mutex::new(None);
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 struct Guardian {
-    child: Child,
+    process: Process,
     stream: UnixStream,
     /// The live registrations, re-sent to a replacement guardian.
     jobs: BTreeMap<u64, String>,
+}
+
+/// The guardian's process: started by winjob's own spawn where it can
+/// (which gives a pidfd to watch), else by std's.
+enum Process {
+    Native(crate::Child),
+    Std(Child),
+}
+
+impl Process {
+    fn id(&self) -> u32 {
+        match self {
+            Process::Native(child) => child.id(),
+            Process::Std(child) => child.id(),
+        }
+    }
+
+    /// Kills and reaps it (someone else, such as a subreaper's `wait(-1)`,
+    /// may have reaped it already).
+    fn end(&mut self) {
+        match self {
+            Process::Native(child) => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            Process::Std(child) => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
 }
 
 /// How the guardian ends a job.
@@ -192,50 +238,133 @@ impl Drop for Ticket {
 
 /// Sends `line`, starting (or restarting) the guardian as needed.
 fn guard_send(guard: &mut Option<Guardian>, line: &str) -> io::Result<()> {
-    if let Some(g) = guard.as_mut() {
-        if send(&g.stream, line.as_bytes()).is_ok() {
-            return Ok(());
-        }
-        // The guardian is gone: reap it, start another below.
-        let _ = g.child.kill();
-        let _ = g.child.wait();
+    if let Some(g) = guard.as_mut()
+        && send(&g.stream, line.as_bytes()).is_ok()
+    {
+        return Ok(());
     }
-    let previous = guard.take().map(|g| g.jobs).unwrap_or_default();
+    replace(guard)?;
+    match guard.as_ref() {
+        Some(g) => send(&g.stream, line.as_bytes()),
+        None => Err(io::Error::other("the guardian did not start")),
+    }
+}
+
+/// Ends the guardian in `guard` (if any) and starts another, told of every
+/// job the old one knew.
+fn replace(guard: &mut Option<Guardian>) -> io::Result<()> {
+    let previous = match guard.take() {
+        Some(mut g) => {
+            g.process.end();
+            g.jobs
+        }
+        None => BTreeMap::new(),
+    };
     let mut fresh = start()?;
     for (id, record) in &previous {
         send(&fresh.stream, format!("+{id} {record}\n").as_bytes())?;
     }
     fresh.jobs = previous;
-    send(&fresh.stream, line.as_bytes())?;
     *guard = Some(fresh);
     Ok(())
 }
 
+/// `rmdir` and `sleep` by absolute path, from the system's directories only.
+fn tool(name: &str) -> String {
+    ["/usr/bin", "/bin"]
+        .iter()
+        .map(|dir| format!("{dir}/{name}"))
+        .find(|path| super::detect::is_executable(std::path::Path::new(path)))
+        .unwrap_or_default()
+}
+
 fn start() -> io::Result<Guardian> {
     let (ours, theirs) = UnixStream::pair()?;
-    let child = Command::new(SHELL)
-        .arg("-c")
-        .arg(SCRIPT)
-        .arg("winjob-guardian")
-        .stdin(Stdio::from(OwnedFd::from(theirs)))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .map_err(|e| {
-            with_context(
-                e,
-                format!(
-                    "cannot start the kill-on-drop guardian ({SHELL}); create the job with \
-                     kill_on_drop(false) to do without it"
-                ),
-            )
-        })?;
+    let (rmdir, sleep) = (tool("rmdir"), tool("sleep"));
+    // Without its comments, which would only lengthen its command line.
+    let script: String = SCRIPT
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let context = |e| {
+        with_context(
+            e,
+            format!(
+                "cannot start the kill-on-drop guardian ({SHELL}); create the job with \
+                 kill_on_drop(false) to do without it"
+            ),
+        )
+    };
+    let theirs = OwnedFd::from(theirs);
+    // winjob's own spawn: no fork, no PATH, and a pidfd to watch. Where it
+    // is not wired up (other architectures), std's.
+    let native = {
+        use crate::os::linux::CommandExt as _;
+        let mut command = crate::Command::new(SHELL);
+        command
+            .args(["-c", &script, "winjob-guardian", &rmdir, &sleep])
+            .env_clear()
+            .stdin(crate::Stdio::from(theirs.try_clone()?))
+            .stdout(crate::Stdio::null())
+            .stderr(crate::Stdio::null())
+            .process_group(0);
+        command.spawn()
+    };
+    let process = match native {
+        Ok(child) => Process::Native(child),
+        Err(e) if e.kind() == io::ErrorKind::Unsupported => Process::Std(
+            Command::new(SHELL)
+                .args(["-c", &script, "winjob-guardian", &rmdir, &sleep])
+                .env_clear()
+                .stdin(Stdio::from(theirs))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .process_group(0)
+                .spawn()
+                .map_err(context)?,
+        ),
+        Err(e) => return Err(context(e)),
+    };
+    if let Process::Native(child) = &process {
+        watch(child, process.id());
+    }
     Ok(Guardian {
-        child,
+        process,
         stream: ours,
         jobs: BTreeMap::new(),
     })
+}
+
+/// A thread that waits for the guardian `pid` to exit (its pidfd becomes
+/// readable) and then, if it is still this process's guardian, replaces it
+/// at once. Nothing to watch without a pidfd.
+fn watch(child: &crate::Child, pid: u32) {
+    use crate::os::linux::ChildExt as _;
+    let Some(pidfd) = child.pidfd().and_then(|fd| fd.try_clone_to_owned().ok()) else {
+        return;
+    };
+    let _ = std::thread::Builder::new()
+        .name("winjob-guardian-watch".into())
+        .spawn(move || {
+            loop {
+                let mut fds = [rustix::event::PollFd::new(
+                    &pidfd,
+                    rustix::event::PollFlags::IN,
+                )];
+                match rustix::event::poll(&mut fds, None) {
+                    Ok(_) if !fds[0].revents().is_empty() => break,
+                    Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                    Err(_) => return,
+                }
+            }
+            let mut guard = GUARDIAN.lock().unwrap_or_else(|e| e.into_inner());
+            if guard.as_ref().is_some_and(|g| g.process.id() == pid) {
+                // Best effort: a failure here is met again, and reported, at
+                // the next registration.
+                let _ = replace(&mut guard);
+            }
+        });
 }
 
 /// Writes all of `bytes` without raising `SIGPIPE` if the guardian is gone.

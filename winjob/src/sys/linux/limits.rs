@@ -507,7 +507,7 @@ impl LimitState {
         for dir in self.v1.drain(..) {
             // Where cpu and cpuacct share a hierarchy (`cpu,cpuacct`), two
             // entries name one directory: the second finds it gone.
-            if fs::remove_dir(&dir.path).is_err() && dir.path.exists() {
+            if super::cgroup::remove_tree(&dir.path).is_err() && dir.path.exists() {
                 guardian::remove_when_empty(&dir.path);
             }
             drop(dir.ticket);
