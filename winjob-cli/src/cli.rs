@@ -196,6 +196,25 @@ pub(crate) struct KillArgs {
     pub(crate) grace: Duration,
 }
 
+/// The flag that sets `limit` (a library name from [`LIMIT_FLAGS`]).
+pub(crate) fn flag_of(limit: &str) -> &'static str {
+    LIMIT_FLAGS
+        .iter()
+        .find(|(l, _)| *l == limit)
+        .map_or("a limit", |(_, flag)| flag)
+}
+
+/// The library's name of each limit `winjob run` sets, and its flag.
+pub(crate) const LIMIT_FLAGS: [(&str, &str); 7] = [
+    ("job_memory", "--memory"),
+    ("process_memory", "--process-memory"),
+    ("active_processes", "--max-processes"),
+    ("cpu_rate", "--cpu-rate"),
+    ("job_cpu_time", "--cpu-time"),
+    ("priority", "--priority"),
+    ("affinity", "--affinity"),
+];
+
 fn parse_memory(s: &str) -> Result<u64, String> {
     let bytes = parse::parse_size(s)?;
     if bytes < winjob::MIN_MEMORY_LIMIT {

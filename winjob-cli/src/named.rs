@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use serde_json::json;
 use winjob::{Job, Stopped};
 
-use crate::cli::{CapsArgs, KillArgs, NameArgs};
+use crate::cli::{CapsArgs, KillArgs, LIMIT_FLAGS, NameArgs};
 use crate::{EXIT_FAILURE, EXIT_NO_SUCH_JOB, EXIT_USAGE, fail, say};
 
 /// `winjob caps`.
@@ -18,7 +18,14 @@ pub(crate) fn caps(args: &CapsArgs) -> ExitCode {
         let limits: Vec<_> = caps
             .limits
             .iter()
-            .map(|l| json!({ "limit": l.limit, "enforced": l.enforced, "how": l.how }))
+            .map(|l| {
+                json!({
+                    "limit": l.limit,
+                    "flag": LIMIT_FLAGS.iter().find(|(n, _)| *n == l.limit).map(|(_, f)| f),
+                    "enforced": l.enforced,
+                    "how": l.how,
+                })
+            })
             .collect();
         let value = json!({
             "mode": caps.mode.as_str(),
@@ -31,7 +38,18 @@ pub(crate) fn caps(args: &CapsArgs) -> ExitCode {
         });
         say(format_args!("{value}"));
     } else {
-        say(format_args!("{caps}"));
+        // The library names each limit; the flag that sets it follows.
+        let text = caps.to_string();
+        for line in text.lines() {
+            let flagged = line
+                .strip_prefix("limit ")
+                .and_then(|rest| rest.split_once(':'))
+                .and_then(|(name, rest)| {
+                    let (_, flag) = LIMIT_FLAGS.iter().find(|(n, _)| *n == name)?;
+                    Some(format!("limit {name} ({flag}):{rest}"))
+                });
+            say(format_args!("{}", flagged.as_deref().unwrap_or(line)));
+        }
     }
     ExitCode::SUCCESS
 }

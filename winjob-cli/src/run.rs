@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use winjob::{Accounting, CpuRate, Event, Job, Limits, ProcessExit};
 
-use crate::cli::RunArgs;
+use crate::cli::{LIMIT_FLAGS, RunArgs, flag_of};
 use crate::report::{
     Cpu, InterruptReport, Io, Memory, Processes, ProgramExit, Report, SCHEMA, TimeoutReport,
 };
@@ -36,25 +36,6 @@ use crate::{
     EXIT_CANNOT_RUN, EXIT_FAILURE, EXIT_KILLED, EXIT_LIMIT, EXIT_NOT_FOUND, EXIT_TIMEOUT,
     EXIT_USAGE, fail,
 };
-
-/// The flag that sets `limit` (a library name from [`LIMIT_FLAGS`]).
-fn flag_of(limit: &str) -> &'static str {
-    LIMIT_FLAGS
-        .iter()
-        .find(|(l, _)| *l == limit)
-        .map_or("a limit", |(_, flag)| flag)
-}
-
-/// The library's name of each limit `winjob run` sets, and its flag.
-const LIMIT_FLAGS: [(&str, &str); 7] = [
-    ("job_memory", "--memory"),
-    ("process_memory", "--process-memory"),
-    ("active_processes", "--max-processes"),
-    ("cpu_rate", "--cpu-rate"),
-    ("job_cpu_time", "--cpu-time"),
-    ("priority", "--priority"),
-    ("affinity", "--affinity"),
-];
 
 /// How long the end waits for the job's `Empty` event, which closes the
 /// tree's events (a limit's event can come after PROGRAM's end): only a
@@ -624,8 +605,12 @@ fn create_job(args: &RunArgs, limits: &Limits) -> Result<Job, (String, u8)> {
             ));
         }
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            let name = args.name.as_deref().unwrap_or_default();
             return Err((
-                format!("--name: a job with this name exists: {e}"),
+                format!(
+                    "--name: a job named {name:?} already exists; `winjob ps/stat/kill {name}` \
+                     reach it"
+                ),
                 EXIT_USAGE,
             ));
         }
@@ -986,6 +971,11 @@ fn report(
     let limit_counted_peak = args.max_processes.and_then(|_| sys::tasks_peak(run.job));
     if args.max_processes.is_some() && limit_counted_peak.is_none() {
         na("processes.limit_counted_peak", sys::NO_TASKS_PEAK);
+    }
+    if args.process_memory.is_some()
+        && let Some(why) = sys::PROCESS_MEMORY_HIT_UNSEEN
+    {
+        na("limits_hit.process-memory", why);
     }
     Report {
         schema: SCHEMA,

@@ -292,3 +292,8 @@ pub(crate) fn tasks_peak(job: &winjob::Job) -> Option<u64> {
 }
 pub(crate) const NO_TASKS_PEAK: &str =
     "the pids controller keeps no peak here (pids.peak is cgroup v2, Linux 6.1+)";
+/// Why a `--process-memory` hit never shows in `limits_hit` on Linux.
+pub(crate) const PROCESS_MEMORY_HIT_UNSEEN: Option<&str> = Some(
+    "--process-memory is RLIMIT_AS: an allocation past it fails inside the process, which no \
+     event or counter reports",
+);

@@ -113,3 +113,5 @@ pub(crate) fn tasks_peak(_job: &winjob::Job) -> Option<u64> {
     None
 }
 pub(crate) const NO_TASKS_PEAK: &str = "Windows counts processes, not threads: see processes.peak";
+/// None: Windows reports a process memory limit hit as an event.
+pub(crate) const PROCESS_MEMORY_HIT_UNSEEN: Option<&str> = None;
