@@ -524,6 +524,9 @@ fn monitor_threads() -> io::Result<ExitCode> {
             .map(|d| d.count())
             .unwrap_or(0)
     };
+    // What lives as long as the process comes first: the guardian's watch
+    // thread (Linux), started with the first kill-on-drop job.
+    drop(winjob::Job::new()?);
     let before = threads();
     say(&format!("threads {before}"));
     let job = winjob::Job::new()?;
