@@ -332,6 +332,9 @@ mod linux {
         std::fs::write(&not_executable, "#!/bin/sh\nexit 0\n").unwrap();
         let not_executable = not_executable.to_str().unwrap().to_owned();
         let directory = dir.to_str().unwrap().to_owned();
+        // A program that traps a signal must have set its trap when the
+        // timeout fires: those rows give the shell a second, hundreds of
+        // times what it needs on a loaded machine.
         let trap_term = "trap 'exit 7' TERM; sleep 10 & wait";
         let ignore_term = "trap '' TERM; sleep 3";
         let trap_int = "trap 'exit 5' INT; sleep 10 & wait";
@@ -357,15 +360,15 @@ mod linux {
             ),
             (
                 "timed out, TERM trapped",
-                &["--timeout", "0.2"],
-                &["0.2"],
+                &["--timeout", "1"],
+                &["1"],
                 &["sh", "-c", trap_term],
                 124,
             ),
             (
                 "--preserve-status, TERM trapped",
-                &["--preserve-status", "--timeout", "0.2"],
-                &["--preserve-status", "0.2"],
+                &["--preserve-status", "--timeout", "1"],
+                &["--preserve-status", "1"],
                 &["sh", "-c", trap_term],
                 7,
             ),
@@ -378,8 +381,8 @@ mod linux {
             ),
             (
                 "-k after TERM is ignored",
-                &["-k", "0.2", "--timeout", "0.2"],
-                &["-k", "0.2", "0.2"],
+                &["-k", "0.2", "--timeout", "1"],
+                &["-k", "0.2", "1"],
                 &["sh", "-c", ignore_term],
                 137,
             ),
@@ -392,8 +395,8 @@ mod linux {
             ),
             (
                 "--signal INT, trapped, --preserve-status",
-                &["-s", "INT", "--preserve-status", "--timeout", "0.2"],
-                &["-s", "INT", "--preserve-status", "0.2"],
+                &["-s", "INT", "--preserve-status", "--timeout", "1"],
+                &["-s", "INT", "--preserve-status", "1"],
                 &["sh", "-c", trap_int],
                 5,
             ),

@@ -708,8 +708,10 @@ fn cpu_seconds(pid: u32, span: Duration) -> f64 {
 }
 
 /// A guardian that is killed is replaced at once, not at the next
-/// registration: killing the guardian, then its owner 0.3 s later, leaves
-/// no member alive.
+/// registration (the owner does nothing more): once the new guardian
+/// exists, killing the owner leaves no member alive. (The new one is given
+/// its registrations before it starts, so "exists" is enough; it appears
+/// within milliseconds, and the wait is only against a hang.)
 #[test]
 fn a_killed_guardian_is_replaced_at_once() {
     let mut owner = start_owner(&["owner", "1", "2"], &[]);
@@ -717,12 +719,15 @@ fn a_killed_guardian_is_replaced_at_once() {
     let guardian = guardians_of(owner.process.id());
     assert_eq!(guardian.len(), 1, "{guardian:?}");
     kill(guardian[0]);
-    std::thread::sleep(Duration::from_millis(300));
-    let replaced = guardians_of(owner.process.id());
+    let started = Instant::now();
     assert!(
-        replaced.len() == 1 && replaced[0] != guardian[0],
-        "no new guardian: {replaced:?}"
+        eventually(LONG, || {
+            let now = guardians_of(owner.process.id());
+            now.len() == 1 && now[0] != guardian[0]
+        }),
+        "no new guardian"
     );
+    println!("a new guardian {:?} after the kill", started.elapsed());
     owner.process.kill().unwrap();
     assert!(
         eventually(LONG, || owner.members.iter().all(|&p| !alive(p))),

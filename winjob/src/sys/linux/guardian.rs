@@ -260,12 +260,7 @@ fn replace(guard: &mut Option<Guardian>) -> io::Result<()> {
         }
         None => BTreeMap::new(),
     };
-    let mut fresh = start()?;
-    for (id, record) in &previous {
-        send(&fresh.stream, format!("+{id} {record}\n").as_bytes())?;
-    }
-    fresh.jobs = previous;
-    *guard = Some(fresh);
+    *guard = Some(start(previous)?);
     Ok(())
 }
 
@@ -278,8 +273,37 @@ fn tool(name: &str) -> String {
         .unwrap_or_default()
 }
 
-fn start() -> io::Result<Guardian> {
+/// Starts a guardian that knows `jobs`. Their lines are written into the
+/// socket before the guardian exists, as far as its buffer takes them
+/// without blocking, so that a guardian is never alive without its
+/// registrations: if this process dies the moment after the spawn, the new
+/// guardian still reads every job, then EOF, and ends them.
+fn start(jobs: BTreeMap<u64, String>) -> io::Result<Guardian> {
     let (ours, theirs) = UnixStream::pair()?;
+    let lines: Vec<String> = jobs
+        .iter()
+        .map(|(id, record)| format!("+{id} {record}\n"))
+        .collect();
+    // The bytes the buffer did not take (the rest of a line cut in two,
+    // then whole lines) go after the spawn.
+    let mut cut: &[u8] = &[];
+    let mut unsent = lines.as_slice();
+    while let Some((line, rest)) = unsent.split_first() {
+        match rustix::net::send(
+            &ours,
+            line.as_bytes(),
+            rustix::net::SendFlags::NOSIGNAL | rustix::net::SendFlags::DONTWAIT,
+        ) {
+            Ok(n) if n == line.len() => unsent = rest,
+            Ok(n) => {
+                cut = &line.as_bytes()[n..];
+                unsent = rest;
+                break;
+            }
+            Err(rustix::io::Errno::INTR) => {}
+            Err(_) => break,
+        }
+    }
     let (rmdir, sleep) = (tool("rmdir"), tool("sleep"));
     // Without its comments, which would only lengthen its command line.
     let script: String = SCRIPT
@@ -326,13 +350,18 @@ fn start() -> io::Result<Guardian> {
         ),
         Err(e) => return Err(context(e)),
     };
+    // What the buffer did not take, now that the guardian reads.
+    send(&ours, cut)?;
+    for line in unsent {
+        send(&ours, line.as_bytes())?;
+    }
     if let Process::Native(child) = &process {
         watch(child, process.id());
     }
     Ok(Guardian {
         process,
         stream: ours,
-        jobs: BTreeMap::new(),
+        jobs,
     })
 }
 
