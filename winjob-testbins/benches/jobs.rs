@@ -250,35 +250,22 @@ fn bench() -> io::Result<Value> {
     // First, while no other thread of this process runs: the allocation count
     // is process-wide.
     let only_spawn = std::env::var("WINJOB_BENCH_ONLY").is_ok_and(|v| v == "spawn");
-    let skipped = || Ok(json!({ "skipped": "WINJOB_BENCH_ONLY=spawn" }));
-    let accounting = if only_spawn {
-        skipped()
-    } else {
-        accounting(&config)
-    }?;
+    // The parts other than the spawn series, unless those are all that is asked.
+    let unless_only_spawn = |measure: fn(&Config) -> io::Result<Value>| {
+        if only_spawn {
+            Ok(json!({ "skipped": "WINJOB_BENCH_ONLY=spawn" }))
+        } else {
+            measure(&config)
+        }
+    };
+    let accounting = unless_only_spawn(accounting)?;
     let back_to_back = spawn_series(config.pairs, None)?;
     let sporadic = spawn_series(config.sporadic, Some(SPORADIC_GAP))?;
     let cli = cli_overhead(config.cli_rounds)?;
-    let parent_memory = if only_spawn {
-        skipped()
-    } else {
-        parent_memory(&config)
-    }?;
-    let migration = if only_spawn {
-        skipped()
-    } else {
-        migration(&config)
-    }?;
-    let events = if only_spawn {
-        skipped()
-    } else {
-        event_latency(&config)
-    }?;
-    let kill = if only_spawn {
-        skipped()
-    } else {
-        kill_trees(&config)
-    }?;
+    let parent_memory = unless_only_spawn(parent_memory)?;
+    let migration = unless_only_spawn(migration)?;
+    let events = unless_only_spawn(event_latency)?;
+    let kill = unless_only_spawn(kill_trees)?;
     Ok(json!({
         "platform": std::env::consts::OS,
         "under_wine": config.wine,

@@ -36,29 +36,7 @@ fn mode() -> Mode {
 
 /// The pids of the guardian processes that are children of this process.
 fn guardians() -> Vec<u32> {
-    let me = std::process::id();
-    let mut found = Vec::new();
-    for entry in fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let ppid = stat
-            .rsplit_once(')')
-            .and_then(|(_, r)| r.split_whitespace().nth(1));
-        let is_guardian = cmdline
-            .split(|b| *b == 0)
-            .any(|arg| arg == b"winjob-guardian");
-        if is_guardian && ppid == Some(&me.to_string()) && alive(pid) {
-            found.push(pid);
-        }
-    }
-    found
+    guardians_of(std::process::id())
 }
 
 /// The owner (a separate process holding a kill-on-drop job) is killed with
@@ -478,12 +456,23 @@ fn start_owner(args: &[&str], env: &[(&str, &str)]) -> Owner {
         }
     }
     let mut process = KillOnDrop(command.spawn().unwrap());
-    let lines = Lines::of(&mut process);
+    let (dir, members) = read_owner(&mut process);
+    Owner {
+        process,
+        dir,
+        members,
+    }
+}
+
+/// Reads what the `owner` helper prints up to `ready`: its job's directory
+/// (cgroup modes) and its members' pids.
+fn read_owner(owner: &mut std::process::Child) -> (Option<std::path::PathBuf>, Vec<u32>) {
+    let lines = Lines::of(owner);
     let (mut dir, mut members) = (None, Vec::new());
     loop {
         let line = lines.next(LONG).expect("owner stopped talking");
         if line == "ready" {
-            break;
+            return (dir, members);
         }
         if let Some(pid) = line.strip_prefix("member ") {
             members.push(pid.parse::<u32>().unwrap());
@@ -491,11 +480,6 @@ fn start_owner(args: &[&str], env: &[(&str, &str)]) -> Owner {
         if let Some(path) = line.strip_prefix("job-dir ") {
             dir = Some(std::path::PathBuf::from(path));
         }
-    }
-    Owner {
-        process,
-        dir,
-        members,
     }
 }
 
@@ -553,22 +537,8 @@ fn nested_jobs_leave_nothing_behind() {
                 .spawn(helper(&["owner", "1", "2"]).stdout(Stdio::piped()))
                 .unwrap(),
         );
-        let lines = Lines::of(&mut owner);
-        let (mut inner_dir, mut members) = (None, Vec::new());
-        let mut guard = KillAll(Vec::new());
-        loop {
-            let line = lines.next(LONG).expect("the inner owner stopped talking");
-            if line == "ready" {
-                break;
-            }
-            if let Some(pid) = line.strip_prefix("member ") {
-                members.push(pid.parse::<u32>().unwrap());
-                guard.0.push(pid.parse::<u32>().unwrap());
-            }
-            if let Some(path) = line.strip_prefix("job-dir ") {
-                inner_dir = Some(std::path::PathBuf::from(path));
-            }
-        }
+        let (inner_dir, members) = read_owner(&mut owner);
+        let _members = KillAll(members.clone());
         let inner_dir = inner_dir.expect("the inner job's directory");
         assert!(
             inner_dir.starts_with(&outer_dir),

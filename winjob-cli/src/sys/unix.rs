@@ -72,11 +72,7 @@ impl Supervisor {
     pub(crate) fn start(tx: Sender<Msg>) -> io::Result<Supervisor> {
         let ignored = inherited_ignored();
         let mut wanted = vec![SIGCHLD];
-        wanted.extend(
-            [SIGINT, SIGTERM, SIGHUP, SIGQUIT]
-                .into_iter()
-                .filter(|s| !ignored.contains(s)),
-        );
+        wanted.extend(STOP_SIGNALS.into_iter().filter(|s| !ignored.contains(s)));
         let mut signals = Signals::new(&wanted)?;
         let handle = signals.handle();
         #[cfg(target_os = "linux")]
@@ -101,10 +97,7 @@ impl Supervisor {
             thread: Some(thread),
             reaping,
             tx,
-            ignored: ignored
-                .into_iter()
-                .filter(|s| [SIGINT, SIGTERM, SIGHUP, SIGQUIT].contains(s))
-                .collect(),
+            ignored,
         })
     }
 
@@ -166,7 +159,10 @@ fn reap(reaping: &Mutex<Reaping>, tx: &Sender<Msg>) {
     }
 }
 
-/// The signals this process inherited as ignored (`SigIgn` of
+/// The signals that stop the job.
+const STOP_SIGNALS: [i32; 4] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT];
+
+/// The stop signals this process inherited as ignored (`SigIgn` of
 /// `/proc/self/status`, a hex mask of bit N-1 for signal N); none where it
 /// cannot be read.
 fn inherited_ignored() -> Vec<i32> {
@@ -180,8 +176,9 @@ fn inherited_ignored() -> Vec<i32> {
     else {
         return Vec::new();
     };
-    (1..=64)
-        .filter(|n: &i32| mask & (1u64 << (n - 1)) != 0)
+    STOP_SIGNALS
+        .into_iter()
+        .filter(|n| mask & (1u64 << (n - 1)) != 0)
         .collect()
 }
 

@@ -321,13 +321,14 @@ fn start(jobs: BTreeMap<u64, String>) -> io::Result<Guardian> {
         )
     };
     let theirs = OwnedFd::from(theirs);
+    let args = ["-c", &script, "winjob-guardian", &rmdir, &sleep];
     // winjob's own spawn: no fork, no PATH, and a pidfd to watch. Where it
     // is not wired up (other architectures), std's.
     let native = {
         use crate::os::linux::CommandExt as _;
         let mut command = crate::Command::new(SHELL);
         command
-            .args(["-c", &script, "winjob-guardian", &rmdir, &sleep])
+            .args(args)
             .env_clear()
             .stdin(crate::Stdio::from(theirs.try_clone()?))
             .stdout(crate::Stdio::null())
@@ -339,7 +340,7 @@ fn start(jobs: BTreeMap<u64, String>) -> io::Result<Guardian> {
         Ok(child) => Process::Native(child),
         Err(e) if e.kind() == io::ErrorKind::Unsupported => Process::Std(
             Command::new(SHELL)
-                .args(["-c", &script, "winjob-guardian", &rmdir, &sleep])
+                .args(args)
                 .env_clear()
                 .stdin(Stdio::from(theirs))
                 .stdout(Stdio::null())
