@@ -211,6 +211,7 @@ fn run(args: &[&str]) -> io::Result<ExitCode> {
         }
         ["owner", depth, width] => owner(true, number(depth)?, number(width)?),
         ["owner-spawning", n] => owner_spawning(number(n)?),
+        ["owner-emptied"] => owner_emptied(),
         ["fork-bomb", depth] => fork_bomb(number(depth)?),
         #[cfg(target_os = "linux")]
         ["leaf-owner"] => leaf::leaf_owner(),
@@ -563,6 +564,11 @@ fn assign_self() -> io::Result<ExitCode> {
             .and_then(|p| p.file_name())
             .map(|n| n.to_string_lossy().into_owned());
         say(&format!("job-dir {}", dir.unwrap_or_else(|| "-".into())));
+        let group = job.process_group().map(|g| g.to_string());
+        say(&format!(
+            "job-group {}",
+            group.unwrap_or_else(|| "-".into())
+        ));
     }
     let status = self::me().arg("whereami").status()?;
     Ok(if status.success() {
@@ -618,6 +624,19 @@ fn owner(kill_on_drop: bool, depth: u32, width: u32) -> io::Result<ExitCode> {
 /// 1 + w + w² + … + w^depth
 fn tree_size(depth: u32, width: u32) -> usize {
     (0..=depth).map(|d| (width as usize).pow(d)).sum()
+}
+
+/// An owner whose kill-on-drop job had one member, which exited and was
+/// reaped: it prints `gone PID` and `ready`, then waits to be killed.
+fn owner_emptied() -> io::Result<ExitCode> {
+    let job = winjob::Job::new()?;
+    let mut member = me_native().args(["exit", "0"]).spawn_in(&job)?;
+    member.wait()?;
+    say(&format!("gone {}", member.id()));
+    say("ready");
+    loop {
+        thread::sleep(Duration::from_secs(3600));
+    }
 }
 
 /// The subject of the stress suite's "owner killed while spawning" test:

@@ -443,13 +443,18 @@ fn the_current_process_can_join_a_job() {
     #[cfg(target_os = "linux")]
     {
         let dir = lines.value("job-dir", LONG).unwrap();
+        let group = lines.value("job-group", LONG).unwrap();
         let cgroup = lines.value("cgroup", LONG).unwrap();
         let freezer = lines.value("freezer", LONG).unwrap();
         let pgid: u32 = lines.value("pgid", LONG).unwrap().parse().unwrap();
         match winjob::capabilities().unwrap().mode {
             winjob::Mode::CgroupV2 => assert!(cgroup.ends_with(&format!("/{dir}")), "{cgroup}"),
             winjob::Mode::CgroupV1 => assert!(freezer.ends_with(&format!("/{dir}")), "{freezer}"),
-            _ => assert_eq!(pgid, joined, "the grandchild is not in the joined group"),
+            _ => assert_eq!(
+                pgid.to_string(),
+                group,
+                "the grandchild is not in the joined group"
+            ),
         }
     }
     let _ = joined;

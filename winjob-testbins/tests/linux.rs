@@ -245,6 +245,14 @@ fn a_command_spawned_into_a_job_runs_outside_it_afterwards() {
 /// knows every live job.
 #[test]
 fn a_killed_guardian_is_replaced() {
+    if mode() == Mode::ProcessGroup {
+        skip(
+            "a_killed_guardian_is_replaced",
+            "a process-group job has no guardian: its anchor kills the group when the owner \
+             dies (a member that kills the anchor could as well leave with setsid)",
+        );
+        return;
+    }
     // Keep a kill-on-drop job with a member alive, so that a guardian exists.
     let first = Job::new().unwrap();
     let _member = KillOnDrop(first.spawn(&mut helper(&["sleep", "30"])).unwrap());
@@ -280,7 +288,9 @@ fn modes_can_be_chosen_per_job() {
         .unwrap()
         .parse()
         .unwrap();
-    assert_eq!(Some(pgid), Some(child.id()));
+    // Led by the job's anchor, not by the first member.
+    assert_eq!(Some(pgid), job.process_group());
+    assert_ne!(pgid, child.id());
     child.wait().unwrap();
 
     let e = Job::builder().mode(Mode::JobObject).create().unwrap_err();
@@ -684,6 +694,14 @@ fn cpu_seconds(pid: u32, span: Duration) -> f64 {
 /// within milliseconds, and the wait is only against a hang.)
 #[test]
 fn a_killed_guardian_is_replaced_at_once() {
+    if mode() == Mode::ProcessGroup {
+        skip(
+            "a_killed_guardian_is_replaced_at_once",
+            "a process-group job has no guardian: its anchor kills the group when the owner \
+             dies (a member that kills the anchor could as well leave with setsid)",
+        );
+        return;
+    }
     let mut owner = start_owner(&["owner", "1", "2"], &[]);
     let _members = KillAll(owner.members.clone());
     let guardian = guardians_of(owner.process.id());
@@ -710,4 +728,105 @@ fn a_killed_guardian_is_replaced_at_once() {
             dir.display()
         );
     }
+}
+
+/// Starts `sleep 60` as the leader of a new process group with pid `pid`:
+/// `ns_last_pid` is set to the pid before it, then a process is started,
+/// again until no other process of the machine took the pid first (at most
+/// 50 times). `None` if `ns_last_pid` cannot be written (it needs
+/// `CAP_SYS_ADMIN`) or the pid is taken.
+fn stranger_with_pid(pid: u32) -> Option<KillOnDrop> {
+    use std::os::unix::process::CommandExt;
+    for _ in 0..50 {
+        fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string()).ok()?;
+        let child = std::process::Command::new("sleep")
+            .arg("60")
+            .process_group(0)
+            .stdin(Stdio::null())
+            .spawn()
+            .ok()?;
+        if child.id() == pid {
+            return Some(KillOnDrop(child));
+        }
+        drop(KillOnDrop(child));
+    }
+    None
+}
+
+/// A job never takes an unrelated process for its own because it got a pid
+/// the job once used: after the first member of a job exited and was
+/// reaped, a stranger that gets the same pid (through `ns_last_pid`, which
+/// stands for a wrap of the pid space) and leads its own group with it is
+/// not listed, not counted, and not killed by `terminate`, by dropping the
+/// job, or after the owner's death. (Process-group mode is the one at risk,
+/// since a group's id is a pid; the test runs in every mode.)
+#[test]
+fn a_reused_pid_is_never_taken_for_the_job() {
+    let job = Job::new().unwrap();
+    let mut first = job.spawn(&mut helper(&["exit", "0"])).unwrap();
+    let pid = first.id();
+    first.wait().unwrap();
+    let Some(mut stranger) = stranger_with_pid(pid) else {
+        skip(
+            "a_reused_pid_is_never_taken_for_the_job",
+            "cannot give a process a chosen pid here (/proc/sys/kernel/ns_last_pid needs \
+             CAP_SYS_ADMIN)",
+        );
+        return;
+    };
+    assert!(alive(pid));
+    assert!(
+        !job.pids().unwrap().contains(&pid),
+        "the stranger is listed"
+    );
+    assert!(!job.contains_pid(pid).unwrap(), "the stranger is contained");
+    assert_eq!(job.accounting().unwrap().active_processes, Some(0));
+    job.terminate(1).unwrap();
+    // A member spawned now, and the job's drop, kill only the job's own.
+    let mut member = job.spawn(&mut helper(&["sleep", "30"])).unwrap();
+    job.terminate(1).unwrap();
+    assert!(job.wait_timeout(LONG).unwrap(), "the member survived");
+    member.wait().unwrap();
+    drop(job);
+    assert_eq!(
+        stranger.try_wait().unwrap(),
+        None,
+        "the job killed the stranger"
+    );
+    drop(stranger);
+
+    // The same after the owner's death: what ends its job then (the
+    // guardian, or a process group's anchor) spares the stranger.
+    let mut owner = KillOnDrop(helper(&["owner-emptied"]).spawn().unwrap());
+    let lines = Lines::of(&mut owner);
+    let pid: u32 = lines.value("gone", LONG).unwrap().parse().unwrap();
+    assert_eq!(lines.value("ready", LONG), Some(String::new()));
+    let Some(mut stranger) = stranger_with_pid(pid) else {
+        skip(
+            "a_reused_pid_is_never_taken_for_the_job",
+            "in part: the owner's member's pid could not be given to a stranger",
+        );
+        return;
+    };
+    let helpers: Vec<u32> = [&b"winjob-guardian"[..], b"winjob-anchor"]
+        .into_iter()
+        .flat_map(processes_with_arg)
+        .filter(|&(_, ppid)| ppid == owner.id())
+        .map(|(p, _)| p)
+        .collect();
+    assert!(
+        !helpers.is_empty(),
+        "the owner started no guardian or anchor"
+    );
+    owner.kill().unwrap();
+    let _ = owner.wait();
+    assert!(
+        eventually(LONG, || helpers.iter().all(|&p| !alive(p))),
+        "the owner's helpers {helpers:?} did not end"
+    );
+    assert_eq!(
+        stranger.try_wait().unwrap(),
+        None,
+        "the owner's death killed the stranger"
+    );
 }

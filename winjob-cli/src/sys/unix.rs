@@ -30,8 +30,10 @@
 //! thread reaps nothing (an early `SIGCHLD` is replayed by `watch`).
 //!
 //! Known gap: winjob's own children outside the tree (the library's
-//! kill-on-drop guardian) are children too; one that dies is reaped here,
-//! and counted as an orphan.
+//! kill-on-drop guardian; in process-group mode the group's anchor, which
+//! the timeout's kill ends too) are children too; one that dies is reaped
+//! here, and counted as an orphan. (The library then signals the group
+//! through the anchor's pidfd, which stays exact after the reap.)
 
 use std::io;
 use std::os::unix::process::ExitStatusExt;

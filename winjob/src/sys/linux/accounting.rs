@@ -201,8 +201,9 @@ fn count_procs(dir: BorrowedFd<'_>, depth: usize) -> io::Result<u64> {
     Ok(count)
 }
 
-/// Process-group mode: the number of live processes in group `pgid`, from a
-/// `/proc` scan; nothing else is measured.
+/// Process-group mode: the number of live processes in group `pgid` but
+/// its leader (the job's anchor), from a `/proc` scan; nothing else is
+/// measured.
 pub(crate) fn from_process_group(pgid: Option<u32>, out: &mut Accounting) -> io::Result<()> {
     *out = Accounting::default();
     let Some(pgid) = pgid else {
@@ -221,7 +222,11 @@ pub(crate) fn from_process_group(pgid: Option<u32>, out: &mut Accounting) -> io:
     while let Some(entry) = entries.next() {
         let entry = entry?;
         let name = entry.file_name();
-        if !name.to_bytes().iter().all(u8::is_ascii_digit) {
+        let pid = std::str::from_utf8(name.to_bytes())
+            .ok()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|n| n.parse::<u32>().ok());
+        if pid.is_none_or(|pid| pid == pgid) {
             continue;
         }
         // Processes exit while we scan: skip what cannot be read.

@@ -15,8 +15,8 @@
 //! last of them has exited, as Windows does with a Job Object that has no
 //! handles and no processes. When this process dies (exit,
 //! crash, `SIGKILL`), the kernel closes the socket, the guardian reads EOF, and
-//! ends every job still registered: `cgroup.kill` (v2), freeze–kill–thaw (v1)
-//! or `kill -KILL -PGID` (process groups), then removes the directories. Jobs
+//! ends every job still registered: `cgroup.kill` (v2) or freeze–kill–thaw
+//! (v1), then removes the directories. Jobs
 //! that are not kill-on-drop are registered too (`keep`): their directories are
 //! removed once empty, as for `r`.
 //!
@@ -41,15 +41,8 @@
 //! native spawn is not wired up) the death is noticed at the next
 //! registration, as before.
 //!
-//! A process-group job has no group id before its first process exists, and
-//! `spawn` returns only after that process ran `exec`: registering the group
-//! afterwards would leave it unguarded if the owner died in between (the
-//! stress suite's random owner kills found such survivors). So that first
-//! process, the group's leader, registers its group itself, between `fork`
-//! and `exec` ([`Ticket::spawn_leader`], `spawn::register_leader`), over the
-//! socket it inherited; since the guardian reads until every copy of the
-//! socket is closed, the line always arrives before the guardian acts, or
-//! the leader never runs.
+//! Process-group jobs are not registered: their anchor (`anchor.rs`) ends
+//! them, killing its own group, which no pid reuse can confuse.
 //!
 //! Known gaps: a process that `fork`s without `exec` shares the socket, so the
 //! guardian waits for the fork too; a job whose owner dies in the instant
@@ -57,7 +50,7 @@
 
 use std::collections::BTreeMap;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
@@ -118,8 +111,6 @@ pub(crate) enum Kind {
     CgroupV2,
     /// A cgroup v1 freezer directory: freeze, kill, thaw, then `rmdir`.
     CgroupV1,
-    /// A process group: `kill -KILL -PGID`.
-    ProcessGroup,
     /// A cgroup directory of a job that is not kill-on-drop: not killed, but
     /// removed once its last process has exited.
     Keep,
@@ -130,7 +121,6 @@ impl Kind {
         match self {
             Kind::CgroupV2 => "v2",
             Kind::CgroupV1 => "v1",
-            Kind::ProcessGroup => "pg",
             Kind::Keep => "keep",
         }
     }
@@ -141,7 +131,6 @@ impl Kind {
 #[derive(Debug)]
 pub(crate) struct Ticket {
     id: u64,
-    kind: Kind,
 }
 
 impl Ticket {
@@ -149,7 +138,9 @@ impl Ticket {
     /// newline (names with control characters are refused before this).
     pub(crate) fn register(kind: Kind, arg: &str) -> io::Result<Ticket> {
         debug_assert!(!arg.contains('\n'));
-        let ticket = Ticket::unregistered(kind);
+        let ticket = Ticket {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+        };
         let record = format!("{} {arg}", kind.word());
         let mut guard = GUARDIAN.lock().unwrap_or_else(|e| e.into_inner());
         guard_send(&mut guard, &format!("+{} {record}\n", ticket.id))?;
@@ -157,71 +148,6 @@ impl Ticket {
             g.jobs.insert(ticket.id, record);
         }
         Ok(ticket)
-    }
-
-    /// A ticket for a job whose argument is not known yet (a process-group
-    /// job before its first process): nothing is sent until
-    /// [`Ticket::spawn_leader`].
-    pub(crate) fn unregistered(kind: Kind) -> Ticket {
-        Ticket {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            kind,
-        }
-    }
-
-    /// Runs `spawn(socket, prefix)`, which must start the leader of a new
-    /// process group so that it sends `prefix`, its own pid and a newline
-    /// over `socket` (the guardian's) before it runs the program; a
-    /// registration made earlier under this ticket (a group that has since
-    /// emptied) is replaced. `pid` tells the leader's pid. Holds the
-    /// guardian's lock throughout: the child writes to the guardian's socket.
-    ///
-    /// # Errors
-    ///
-    /// Starting the guardian failed, or the spawn did (including the child's
-    /// write to the guardian, after one restart of a guardian found dead).
-    pub(crate) fn spawn_leader<T>(
-        &self,
-        mut spawn: impl FnMut(RawFd, &[u8]) -> io::Result<T>,
-        pid: impl Fn(&T) -> u32,
-    ) -> io::Result<T> {
-        let mut guard = GUARDIAN.lock().unwrap_or_else(|e| e.into_inner());
-        let mut restarted = false;
-        loop {
-            // A guardian that is alive (started, or restarted and told of
-            // every job, if the last one died): an empty line is a no-op.
-            guard_send(&mut guard, "\n")?;
-            let g = guard
-                .as_mut()
-                .ok_or_else(|| io::Error::other("the guardian did not start"))?;
-            let prefix = format!("+{} {} ", self.id, self.kind.word());
-            match spawn(g.stream.as_raw_fd(), prefix.as_bytes()) {
-                Ok(child) => {
-                    g.jobs
-                        .insert(self.id, format!("{} {}", self.kind.word(), pid(&child)));
-                    return Ok(child);
-                }
-                // The guardian died since the line above: once more, with a
-                // new one.
-                Err(e)
-                    if !restarted
-                        && matches!(
-                            rustix::io::Errno::from_io_error(&e),
-                            Some(rustix::io::Errno::PIPE | rustix::io::Errno::CONNRESET)
-                        ) =>
-                {
-                    restarted = true;
-                }
-                Err(e) => {
-                    // The child may have registered before it failed (a
-                    // missing program fails at `exec`): no group of this
-                    // ticket exists now, so the guardian must not keep one.
-                    g.jobs.remove(&self.id);
-                    let _ = send(&g.stream, format!("-{}\n", self.id).as_bytes());
-                    return Err(e);
-                }
-            }
-        }
     }
 }
 

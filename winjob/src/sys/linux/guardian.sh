@@ -41,7 +41,6 @@ remove_when_empty() {
 end_job() {
   kind=${1%% *}; arg=${1#* }
   case $kind in
-    pg) kill -s KILL -- "-$arg"; return ;;
     keep) remove_when_empty "$arg"; return ;;
     v2) end_v2 "$arg" ;;
     v1) end_v1 "$arg" ;;

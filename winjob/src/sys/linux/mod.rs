@@ -31,7 +31,10 @@
 //!
 //! **Kill on drop** ([`guardian`]): `Drop` kills the job, waits for it to be
 //! empty and removes the directory. If this process dies first, a guardian
-//! process outside the job does the same.
+//! process outside the job does the same. A process-group job is led by an
+//! anchor of winjob's own ([`anchor`]) that holds the group's id while the
+//! job lives, so that no reuse of the number makes it another group's, and
+//! kills its own group when this process dies.
 //!
 //! **Limits** ([`limits`], [`watchdog`]): job-wide limits are controller files
 //! of the job's v2 directory, or of a directory of the same name in the v1
@@ -68,6 +71,7 @@
 //!   leaf (`enter_leaf_cgroup`, in `detect.rs`). The leaf outlives the caller.
 
 mod accounting;
+mod anchor;
 mod cgroup;
 mod child;
 mod detect;
@@ -155,7 +159,8 @@ impl Job {
         let tracker = match mode {
             Mode::ProcessGroup if common.name.is_some() => {
                 return Err(unsupported(format!(
-                    "process-group mode cannot create a named job: other processes could not                      open it by name ({})",
+                    "process-group mode cannot create a named job: other processes could not \
+                     open it by name ({})",
                     detected.reason
                 )));
             }
@@ -295,8 +300,7 @@ impl Job {
                 } else {
                     rustix::process::Signal::CONT
                 };
-                group.kill(signal);
-                Ok(())
+                group.kill(signal)
             }
         }
     }
@@ -339,20 +343,16 @@ impl Job {
                          process-group job: the job's group is the job",
                     ));
                 }
-                group.spawn_with(
-                    |process_group, register| {
-                        spawn::spawn(
-                            command,
-                            Placement {
-                                settings: Some(settings.clone()),
-                                process_group: Some(process_group),
-                                register,
-                                ..Placement::default()
-                            },
-                        )
-                    },
-                    |spawned| spawned.child.id(),
-                )?
+                group.spawn_with(|process_group| {
+                    spawn::spawn(
+                        command,
+                        Placement {
+                            settings: Some(settings.clone()),
+                            process_group: Some(process_group),
+                            ..Placement::default()
+                        },
+                    )
+                })?
             }
         };
         self.tell_monitor(spawned.child.id());
@@ -495,10 +495,7 @@ impl Job {
     pub(crate) fn terminate(&self, _exit_code: u32) -> io::Result<()> {
         match &self.tracker {
             Tracker::Cgroup { cgroup, .. } => cgroup.kill(),
-            Tracker::Group(group) => {
-                group.kill(rustix::process::Signal::KILL);
-                Ok(())
-            }
+            Tracker::Group(group) => group.kill(rustix::process::Signal::KILL),
         }
     }
 
@@ -512,20 +509,14 @@ impl Job {
     pub(crate) fn signal(&self, sig: rustix::process::Signal) -> io::Result<()> {
         match &self.tracker {
             Tracker::Cgroup { cgroup, .. } => cgroup.signal_all(sig),
-            Tracker::Group(group) => {
-                group.kill(sig);
-                Ok(())
-            }
+            Tracker::Group(group) => group.kill(sig),
         }
     }
 
     pub(crate) fn request_stop(&self) -> io::Result<()> {
         match &self.tracker {
             Tracker::Cgroup { cgroup, .. } => cgroup.terminate_gently(),
-            Tracker::Group(group) => {
-                group.kill(rustix::process::Signal::TERM);
-                Ok(())
-            }
+            Tracker::Group(group) => group.kill(rustix::process::Signal::TERM),
         }
     }
 }

@@ -1,27 +1,26 @@
 //! A job as a process group: the fallback where no cgroup is writable.
 //!
-//! The first process spawned into the job becomes the leader of a new group
-//! (`setpgid(0, 0)` through `CommandExt::process_group(0)`); later ones join
-//! it, which std does in `posix_spawn`, so spawning stays as cheap as a plain
-//! spawn. In a kill-on-drop job the leader is forked instead, and registers
-//! its group with the guardian between `fork` and `exec` (see `guardian`).
-//! If every member has exited, the group no longer exists and the next spawn
-//! starts a new one.
+//! The group is led by the job's anchor (`anchor.rs`), a tiny process of
+//! winjob's own started before the first member; every member joins its
+//! group (`setpgid(0, anchor)`: std does it in `posix_spawn` with
+//! `CommandExt::process_group`, winjob's `Command` between `clone` and
+//! `exec`), so spawning stays as cheap as a plain spawn. The anchor holds
+//! the group's id for as long as the job lives, so no other group can ever
+//! have it, and in a kill-on-drop job it kills the group when the owner
+//! dies. Signals go through the anchor's pidfd, resolved by the kernel to
+//! this very group (see `anchor.rs` for the kernels without that).
+//!
+//! The anchor is never a member: it is left out of `pids`, `contains`, the
+//! counts and the events. It stays until the job is dropped, or until it
+//! died (a `terminate` kills it with the rest) and the group emptied; the
+//! next spawn then starts a new anchor and a new group.
 //!
 //! A process group is not a container: a member that calls `setsid` or
-//! `setpgid` leaves it, and `terminate` then misses it. Listing members scans
-//! `/proc`, so it is a snapshot that can race with forks. A group id is only
-//! kept while the group is known to exist, because once it is empty its
-//! number can be reused by an unrelated group. The guardian's record is not
-//! dropped when the group empties, only replaced by the next leader's: if the
-//! owner dies while its job's group is empty and its number has meanwhile
-//! become another group's (the pid space wrapped around), the guardian's
-//! `kill(-pgid)` reaches that group. Process-group mode is the fallback where
-//! no cgroup is writable; the cgroup modes have no such case.
+//! `setpgid` leaves it, and `terminate` then misses it. Listing members
+//! scans `/proc`, so it is a snapshot that can race with forks.
 
 use std::fs;
 use std::io;
-use std::os::fd::RawFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command};
 use std::sync::Mutex;
@@ -29,10 +28,9 @@ use std::time::{Duration, Instant};
 
 use rustix::process::{Pid, Signal};
 
+use super::anchor::Anchor;
 use super::cgroup::poll_until;
-use super::guardian::{Kind, Ticket};
 use super::parse;
-use super::spawn::hook;
 use crate::error::{not_found, unsupported};
 
 #[derive(Debug)]
@@ -43,9 +41,8 @@ pub(crate) struct ProcessGroup {
 
 #[derive(Debug, Default)]
 struct State {
-    /// The current group, while it exists.
-    pgid: Option<u32>,
-    ticket: Option<Ticket>,
+    /// The anchor of the current group, while the group is the job's.
+    anchor: Option<Anchor>,
 }
 
 impl ProcessGroup {
@@ -64,105 +61,105 @@ impl ProcessGroup {
     pub(crate) fn pgid(&self) -> Option<u32> {
         let mut state = self.lock();
         refresh(&mut state);
-        state.pgid
+        state.anchor.as_ref().map(Anchor::pid)
     }
 
-    /// Spawns a member with `spawn(group, registration)`, which must start
-    /// the process in process group `group` (0: a new one, which it leads)
-    /// and, given a registration (the guardian's socket and the line's
-    /// prefix), have the leader register its group before it runs the
-    /// program. `pid` tells the new process's pid.
+    /// Spawns a member with `spawn(group)`, which must start the process
+    /// in process group `group`, starting the group's anchor first if the
+    /// job has no group. `EPERM` from `setpgid` (the group vanished: its
+    /// anchor was reaped by a stranger's `waitpid(-1)` and its members had
+    /// gone) is met once with a new group.
     pub(crate) fn spawn_with<T>(
         &self,
-        mut spawn: impl FnMut(i32, Option<(RawFd, &[u8])>) -> io::Result<T>,
-        pid: impl Fn(&T) -> u32,
+        mut spawn: impl FnMut(i32) -> io::Result<T>,
     ) -> io::Result<T> {
         // Held across the spawn, so that two threads spawning into an empty
         // job do not start two groups.
         let mut state = self.lock();
-        refresh(&mut state);
-        if let Some(pgid) = state.pgid {
-            match spawn(i32::try_from(pgid).unwrap_or(0), None) {
-                Ok(child) => return Ok(child),
-                // The group emptied between the check and the spawn.
-                Err(e) if e.raw_os_error() == Some(rustix::io::Errno::PERM.raw_os_error()) => {}
-                Err(e) => return Err(e),
+        let mut retried = false;
+        loop {
+            let group = self.ensure_group(&mut state)?;
+            match spawn(group) {
+                Err(e)
+                    if !retried
+                        && e.raw_os_error() == Some(rustix::io::Errno::PERM.raw_os_error()) =>
+                {
+                    retried = true;
+                    state.anchor = None;
+                }
+                spawned => return spawned,
             }
         }
-        let child = if self.kill_on_drop {
-            // The leader registers its group with the guardian before it
-            // runs the program (see `guardian`): there is no moment in which
-            // a member could outlive a crash of ours unguarded.
-            state
-                .ticket
-                .get_or_insert_with(|| Ticket::unregistered(Kind::ProcessGroup))
-                .spawn_leader(|socket, prefix| spawn(0, Some((socket, prefix))), &pid)?
-        } else {
-            spawn(0, None)?
+    }
+
+    /// The group's id, with an anchor started first if there is none.
+    fn ensure_group(&self, state: &mut State) -> io::Result<i32> {
+        refresh(state);
+        let anchor = match state.anchor.take() {
+            Some(anchor) => anchor,
+            None => Anchor::start(self.kill_on_drop)?,
         };
-        state.pgid = Some(pid(&child));
-        Ok(child)
+        let group =
+            i32::try_from(anchor.pid()).map_err(|_| io::Error::other("pid out of range"))?;
+        state.anchor = Some(anchor);
+        Ok(group)
     }
 
     /// [`spawn_with`](Self::spawn_with) for a std `Command`: the group
-    /// through `CommandExt::process_group`, the registration through a
-    /// `pre_exec` hook.
+    /// through `CommandExt::process_group`.
     pub(crate) fn spawn(&self, command: &mut Command) -> io::Result<Child> {
-        self.spawn_with(
-            |group, register| {
-                command.process_group(group);
-                match register {
-                    Some((socket, prefix)) => {
-                        let armed = hook::register_leader(command, socket, prefix.to_vec())?;
-                        let spawned = command.spawn();
-                        drop(armed);
-                        spawned
-                    }
-                    None => command.spawn(),
-                }
-            },
-            Child::id,
-        )
+        self.spawn_with(|group| command.process_group(group).spawn())
     }
 
     /// Only the calling process can still join: a process that has run a new
     /// program cannot be moved into another group by its parent.
     pub(crate) fn assign_current(&self) -> io::Result<()> {
         let mut state = self.lock();
-        refresh(&mut state);
-        let target = state
-            .pgid
-            .and_then(|p| Pid::from_raw(i32::try_from(p).ok()?));
-        rustix::process::setpgid(None, target).map_err(|e| {
+        let group = self.ensure_group(&mut state)?;
+        rustix::process::setpgid(None, Pid::from_raw(group)).map_err(|e| {
             unsupported(format!(
                 "process-group mode cannot put this process in the job's group: {}",
                 io::Error::from(e)
             ))
-        })?;
-        if state.pgid.is_none() {
-            state.pgid = Some(std::process::id());
-        }
-        Ok(())
+        })
     }
 
     /// True if `pid` is in the group. An exited process that was not reaped
     /// yet still is, as it is still in its cgroup in the cgroup modes.
     pub(crate) fn contains(&self, pid: u32) -> io::Result<bool> {
         let stat = read_stat(pid)?;
-        Ok(self.pgid().is_some_and(|pgid| stat.pgid == pgid))
+        let state = self.lock();
+        let Some(anchor) = state.anchor.as_ref() else {
+            return Ok(false);
+        };
+        // Read before the check: the group existed throughout.
+        Ok(pid != anchor.pid() && stat.pgid == anchor.pid() && anchor.signal_group(None)?)
     }
 
+    /// The live members, from a `/proc` scan confirmed afterwards: a group
+    /// that still exists after the scan existed throughout it (a group that
+    /// empties is gone for good), so every process found was the job's.
     pub(crate) fn pids(&self) -> io::Result<Vec<u32>> {
-        match self.pgid() {
-            Some(pgid) => members(pgid),
-            None => Ok(Vec::new()),
+        let mut state = self.lock();
+        refresh(&mut state);
+        let Some(anchor) = state.anchor.as_ref() else {
+            return Ok(Vec::new());
+        };
+        let found = members(anchor.pid())?;
+        if !anchor.signal_group(None)? {
+            return Ok(Vec::new());
         }
+        Ok(found)
     }
 
-    pub(crate) fn kill(&self, signal: Signal) {
-        if let Some(pgid) = self.pgid() {
-            kill_group(pgid, signal);
+    /// Sends `signal` to the group, the anchor included (it ignores every
+    /// signal but `SIGKILL` and `SIGSTOP`).
+    pub(crate) fn kill(&self, signal: Signal) -> io::Result<()> {
+        let state = self.lock();
+        if let Some(anchor) = state.anchor.as_ref() {
+            anchor.signal_group(Some(signal))?;
         }
+        Ok(())
     }
 
     /// Polls `/proc` until no live process is in the group: every 1 ms at
@@ -171,31 +168,27 @@ impl ProcessGroup {
         poll_until(deadline, || Ok(self.pids()?.is_empty()))
     }
 
-    /// Ends the job on drop (if kill-on-drop) and forgets the guardian ticket.
+    /// Ends the job on drop (if kill-on-drop), then its anchor, which frees
+    /// the group's id.
     pub(crate) fn close(&self) {
         if self.kill_on_drop {
-            self.kill(Signal::KILL);
+            let _ = self.kill(Signal::KILL);
             let _ = self.wait_empty(Some(Instant::now() + Duration::from_secs(5)));
         }
-        let mut state = self.lock();
-        state.ticket = None;
+        self.lock().anchor = None;
     }
 }
 
-/// Forgets the group once no process is in it any more.
+/// Lets the group go once its anchor has exited (killed by a `terminate`,
+/// or by someone else) and no member is left: the next spawn starts a new
+/// group. An anchor that died while members live stays, a zombie holding
+/// the id, so that they can still be signalled.
 fn refresh(state: &mut State) {
-    if let Some(pgid) = state.pgid {
-        let exists = Pid::from_raw(i32::try_from(pgid).unwrap_or(0))
-            .is_some_and(|p| rustix::process::test_kill_process_group(p).is_ok());
-        if !exists {
-            state.pgid = None;
-        }
-    }
-}
-
-fn kill_group(pgid: u32, signal: Signal) {
-    if let Some(pid) = Pid::from_raw(i32::try_from(pgid).unwrap_or(0)) {
-        let _ = rustix::process::kill_process_group(pid, signal);
+    if let Some(anchor) = &state.anchor
+        && anchor.exited()
+        && members(anchor.pid()).is_ok_and(|m| m.is_empty())
+    {
+        state.anchor = None;
     }
 }
 
@@ -215,7 +208,8 @@ fn read_stat(pid: u32) -> io::Result<parse::Stat> {
     })
 }
 
-/// Live (non-zombie) processes whose group is `pgid`, from a `/proc` scan.
+/// Live (non-zombie) processes whose group is `pgid`, but for its leader
+/// (the anchor), from a `/proc` scan.
 fn members(pgid: u32) -> io::Result<Vec<u32>> {
     let mut pids = Vec::new();
     for entry in fs::read_dir("/proc")?.flatten() {
@@ -227,7 +221,8 @@ fn members(pgid: u32) -> io::Result<Vec<u32>> {
             continue;
         };
         // Processes exit while we scan: skip what cannot be read.
-        if let Ok(stat) = read_stat(pid)
+        if pid != pgid
+            && let Ok(stat) = read_stat(pid)
             && stat.pgid == pgid
             && stat.state != 'Z'
         {

@@ -17,9 +17,8 @@
 //! 2. `setsid`, or `setpgid` into the job's group or a new one;
 //! 3. the writes of `0` to `cgroup.procs` files (the job's, where the kernel
 //!    could not place the child itself, and cgroup v1 directories of its
-//!    limits), then the process group's registration with the guardian —
-//!    all before the identity changes, while this process has the parent's
-//!    rights;
+//!    limits), before the identity changes, while this process has the
+//!    parent's rights;
 //! 4. standard streams (`dup3`, or clearing `FD_CLOEXEC` of a stream that
 //!    already has the right number);
 //! 5. per-process limits: `RLIMIT_AS`, `RLIMIT_CPU`, the nice value, the CPU
@@ -68,9 +67,6 @@ pub(super) struct Plan<'a> {
     pub(super) process_group: Option<i32>,
     /// Each is written `0`, in this order.
     pub(super) procs: &'a [i32],
-    /// The guardian's socket and the line's prefix; the child appends its
-    /// pid and a newline.
-    pub(super) register: Option<(i32, &'a [u8])>,
     pub(super) address_space: Option<u64>,
     pub(super) cpu_seconds: Option<u64>,
     pub(super) nice: Option<i32>,
@@ -83,9 +79,6 @@ pub(super) struct Plan<'a> {
     /// Written by the child when a step fails: the error number.
     pub(super) error: AtomicI32,
 }
-
-/// The longest registration line: prefix, pid, newline.
-pub(super) const LINE_MAX: usize = 64;
 
 /// Where the child starts: runs the plan, and ends in `execve` or, after
 /// storing the error, in `exit_group(127)`.
@@ -133,14 +126,14 @@ unsafe fn sys(nr: u32, args: [usize; 6]) -> Result<usize, i32> {
 /// A call whose arguments are all numbers.
 fn sys_numbers(nr: u32, args: [usize; 6]) -> Result<usize, i32> {
     // SAFETY: only used below for calls that take no pointer (setsid,
-    // setpgid, fcntl(F_SETFD), dup3, setpriority, setgid, setuid, getpid):
+    // setpgid, fcntl(F_SETFD), dup3, setpriority, setgid, setuid):
     // any number is valid input to them.
     unsafe { sys(nr, args) }
 }
 
 /// A call with one buffer the kernel reads: `(fd, buf, len, flags)`.
 fn sys_read_buffer(nr: u32, fd: usize, buf: &[u8], flags: usize) -> Result<usize, i32> {
-    // SAFETY: used for write and sendto, which read `len` bytes at `buf`;
+    // SAFETY: used for write, which reads `len` bytes at `buf`;
     // the slice is valid for that long.
     unsafe { sys(nr, [fd, buf.as_ptr() as usize, buf.len(), flags, 0, 0]) }
 }
@@ -157,9 +150,6 @@ fn steps(plan: &Plan<'_>) -> Result<(), i32> {
     }
     for &fd in plan.procs {
         write_all(fd, b"0")?;
-    }
-    if let Some((socket, prefix)) = plan.register {
-        register(socket, prefix)?;
     }
     for (target, source) in [0usize, 1, 2].into_iter().zip(plan.stdio) {
         if let Some(source) = source {
@@ -309,50 +299,6 @@ fn write_all(fd: i32, mut bytes: &[u8]) -> Result<(), i32> {
             return Err(errno::EIO.cast_signed());
         }
         bytes = bytes.get(n..).unwrap_or_default();
-    }
-    Ok(())
-}
-
-/// Sends `prefix`, this process's pid and a newline to the guardian.
-fn register(socket: i32, prefix: &[u8]) -> Result<(), i32> {
-    let mut line = [0u8; LINE_MAX];
-    let mut len = 0;
-    let mut put = |b: u8| -> Result<(), i32> {
-        *line.get_mut(len).ok_or(errno::E2BIG.cast_signed())? = b;
-        len = len.wrapping_add(1);
-        Ok(())
-    };
-    for &b in prefix {
-        put(b)?;
-    }
-    let pid = sys_numbers(k::__NR_getpid, [0; 6])?;
-    let mut digits = [0u8; 20];
-    let mut n = 0;
-    let mut rest = pid;
-    while let Some(d) = digits.get_mut(n) {
-        *d = b'0'.wrapping_add(u8::try_from(rest % 10).unwrap_or(0));
-        n = n.wrapping_add(1);
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    for &d in digits.get(..n).unwrap_or_default().iter().rev() {
-        put(d)?;
-    }
-    put(b'\n')?;
-    let mut rest = line.get(..len).unwrap_or_default();
-    while !rest.is_empty() {
-        let sent = sys_read_buffer(
-            k::__NR_sendto,
-            socket.cast_unsigned() as usize,
-            rest,
-            linux_raw_sys::net::MSG_NOSIGNAL as usize,
-        )?;
-        if sent == 0 {
-            return Err(errno::EIO.cast_signed());
-        }
-        rest = rest.get(sent..).unwrap_or_default();
     }
     Ok(())
 }

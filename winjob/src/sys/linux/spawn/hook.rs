@@ -22,13 +22,6 @@
 //! itself, which makes std fork for that `Command` from then on (and, in
 //! process-group mode, the process group `Job::spawn` set on it).
 //!
-//! In process-group mode, the first process of a kill-on-drop job's group
-//! (its leader, whose pid becomes the group id) also registers the group with
-//! the guardian itself, from the same hook ([`register_leader`]): the parent
-//! cannot, since `spawn` returns only after the `exec`, and registering
-//! afterwards would leave a window in which the owner's death leaves the
-//! group unguarded.
-//!
 //! Cost: a `pre_exec` hook makes std fork instead of `posix_spawn`, and a
 //! cgroup migration waits for an RCU grace period, which is noticeable for
 //! sporadic spawns (measured in the research notes: ~5.7 ms against 0.26 ms).
@@ -37,7 +30,7 @@
 #![allow(unsafe_code)]
 
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::sync::Arc;
@@ -142,84 +135,4 @@ pub(crate) fn prepare(
         command.pre_exec(hook);
     }
     Some(switch)
-}
-
-/// The longest registration line the leader writes: `prefix`, a pid, `\n`.
-const LINE_MAX: usize = 64;
-
-/// Adds the hook with which a process-group leader registers its group with
-/// the guardian: it writes `prefix`, its own pid (the group id it gets from
-/// `process_group(0)`) and a newline to `socket`, the guardian's socket,
-/// which it inherited and holds until its `exec`.
-///
-/// The guardian reads until every holder of the socket has closed it, so
-/// the line arrives before it could act on this process's death: whenever
-/// the owner dies, the group is registered, or the leader never runs (a
-/// failed write fails the spawn). The caller must hold the guardian's lock
-/// while it spawns, so that `socket` stays open and no other writer
-/// interleaves a line with this one, and must drop the returned [`Armed`]
-/// once `spawn` returns: a `Command` spawned again must not register again.
-#[must_use = "the hook works only while the returned switch lives"]
-pub(crate) fn register_leader(
-    command: &mut Command,
-    socket: RawFd,
-    prefix: Vec<u8>,
-) -> io::Result<Armed> {
-    if prefix.len() + 12 > LINE_MAX {
-        return Err(io::Error::other("guardian registration prefix too long"));
-    }
-    let (switch, armed) = Armed::new();
-    let hook = move || -> io::Result<()> {
-        // A lock-free load: async-signal-safe.
-        if !armed.load(Ordering::SeqCst) {
-            return Ok(());
-        }
-        let os = |e: rustix::io::Errno| io::Error::from_raw_os_error(e.raw_os_error());
-        let mut line = [0u8; LINE_MAX];
-        line[..prefix.len()].copy_from_slice(&prefix);
-        let mut len = prefix.len();
-        let mut pid = rustix::process::getpid()
-            .as_raw_nonzero()
-            .get()
-            .unsigned_abs();
-        let mut digits = [0u8; 10];
-        let mut n = 0;
-        loop {
-            digits[n] = b'0' + u8::try_from(pid % 10).unwrap_or(0);
-            n += 1;
-            pid /= 10;
-            if pid == 0 {
-                break;
-            }
-        }
-        for &digit in digits[..n].iter().rev() {
-            line[len] = digit;
-            len += 1;
-        }
-        line[len] = b'\n';
-        len += 1;
-        // SAFETY: `socket` is the guardian's socket, open in the parent for
-        // the whole spawn (the caller holds the guardian's lock until `spawn`
-        // returns, and the hook does nothing once `armed` is cleared), so
-        // this forked child holds an open copy of it until its `exec`.
-        let socket = unsafe { BorrowedFd::borrow_raw(socket) };
-        let mut rest = &line[..len];
-        while !rest.is_empty() {
-            match rustix::net::send(socket, rest, rustix::net::SendFlags::NOSIGNAL) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(sent) => rest = &rest[sent..],
-                Err(rustix::io::Errno::INTR) => {}
-                Err(e) => return Err(os(e)),
-            }
-        }
-        Ok(())
-    };
-    // SAFETY: as in `prepare`: the closure only reads captured values (a
-    // `Vec` it never grows, an atomic), fills stack buffers, and makes system
-    // calls through rustix (`getpid`, `send`), which neither allocate nor
-    // take locks; its errors are built from raw codes, without allocating.
-    unsafe {
-        command.pre_exec(hook);
-    }
-    Ok(switch)
 }

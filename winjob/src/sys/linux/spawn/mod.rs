@@ -12,8 +12,8 @@
 //! 1. **In the parent**, everything is prepared: `argv` and `envp` as C
 //!    arrays, the candidate paths of a `PATH` search, the standard streams
 //!    (`/dev/null`, pipes, the caller's files, moved off 0–2 where they would
-//!    collide), the job's cgroup and limits, the guardian line of a
-//!    process-group leader ([`Plan`](child::Plan)). Bad input fails here,
+//!    collide), the job's cgroup and limits ([`Plan`](child::Plan)). Bad
+//!    input fails here,
 //!    before any system call: a NUL byte (`InvalidInput`, naming the field),
 //!    an environment name with `=`.
 //! 2. **`clone3(CLONE_VM | CLONE_VFORK | CLONE_PIDFD | CLONE_INTO_CGROUP)`**
@@ -83,7 +83,7 @@ use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 use linux_raw_sys::general as k;
 
-use self::child::{LINE_MAX, Plan};
+use self::child::Plan;
 use super::child::Child;
 use super::limits::SpawnSettings;
 use crate::child::Spawned;
@@ -116,9 +116,6 @@ pub(crate) struct Placement<'a> {
     pub(crate) settings: Option<SpawnSettings>,
     /// `setpgid(0, group)`: 0 leads a new group.
     pub(crate) process_group: Option<i32>,
-    /// A leader's registration with the guardian: its socket and the line's
-    /// prefix.
-    pub(crate) register: Option<(RawFd, &'a [u8])>,
 }
 
 /// Kernel features found missing, for the rest of the process.
@@ -193,11 +190,6 @@ pub(crate) fn spawn(command: &Command, placement: Placement<'_>) -> io::Result<S
         }
         None => None,
     };
-    if let Some((_, prefix)) = placement.register
-        && prefix.len() + 21 > LINE_MAX
-    {
-        return Err(io::Error::other("guardian registration prefix too long"));
-    }
     let options = &command.os;
     let groups: Option<&[u32]> = match (&options.groups, options.uid) {
         (Some(groups), _) => Some(groups),
@@ -216,7 +208,6 @@ pub(crate) fn spawn(command: &Command, placement: Placement<'_>) -> io::Result<S
         new_session: options.new_session,
         process_group: placement.process_group.or(options.process_group),
         procs: &procs,
-        register: placement.register,
         address_space: settings.address_space,
         cpu_seconds: settings.cpu_seconds,
         nice: settings.nice,
