@@ -830,3 +830,32 @@ fn a_reused_pid_is_never_taken_for_the_job() {
         "the owner's death killed the stranger"
     );
 }
+
+/// A member killed by `terminate` is still in the job until it is reaped,
+/// as in cgroup v2 and on Windows: cgroup v1 moves an exiting task to its
+/// root at once, so the job remembers what it took in.
+#[test]
+fn a_killed_member_is_contained_until_reaped() {
+    let job = Job::new().unwrap();
+    let mut member = job.spawn(&mut helper(&["sleep", "30"])).unwrap();
+    let pid = member.id();
+    assert!(job.contains(&member).unwrap());
+    job.terminate(1).unwrap();
+    let zombie = || {
+        fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            s.rsplit_once(')')
+                .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+        })
+    };
+    assert!(eventually(LONG, zombie), "the member did not die");
+    assert!(
+        job.contains(&member).unwrap(),
+        "a zombie member is not in the job"
+    );
+    assert!(job.contains_pid(pid).unwrap());
+    member.wait().unwrap();
+    assert!(
+        job.contains_pid(pid)
+            .is_err_and(|e| e.kind() == io::ErrorKind::NotFound)
+    );
+}

@@ -18,6 +18,10 @@
 //!   process holding the pipe, from `/proc/*/fd`). Most kills come at
 //!   seeded pseudo-random moments; every fifth comes right after the owner
 //!   reported a member spawned, so some land mid-spawn on any machine.
+//! - `terminate` while two threads spawn into the job as fast as they can
+//!   (Linux) kills every process the job had when it was called, and takes
+//!   one freeze–kill–thaw round in cgroup v1, not one per spawn (each
+//!   call's time is printed).
 //! - A fork bomb under a limit of 40 active processes stays at or below 40
 //!   and keeps pushing against it, and `terminate` empties the job (how fast
 //!   is printed; `cargo xtask bench` measures kills).
@@ -32,7 +36,8 @@
 //! environment (bounded for CI, the issue's sizes with `--full`):
 //! `WINJOB_STRESS_CYCLES`, `WINJOB_STRESS_SPAWNS` (per spawning thread),
 //! `WINJOB_STRESS_KILLS`, `WINJOB_STRESS_OWNER_MEMBERS`,
-//! `WINJOB_STRESS_BOMB_SECS` and `WINJOB_STRESS_SEED`.
+//! `WINJOB_STRESS_BOMB_SECS`, `WINJOB_STRESS_TERMINATES` and
+//! `WINJOB_STRESS_SEED`.
 
 mod common;
 
@@ -1206,4 +1211,74 @@ fn a_fork_bomb_is_contained_by_a_process_limit_and_ended_at_once() {
         job.pids()
     );
     bomb.wait().unwrap();
+}
+
+/// `terminate` during a spawn storm: two threads spawn `sleep 600` into the
+/// job without pause while the test terminates it again and again. Every
+/// process listed just before a call is dead soon after it (a spawn that
+/// lands after the list is a later member), and each call's time is
+/// printed: in cgroup v1 one freeze–kill–thaw round, where it took rounds
+/// until the storm paused (~2.5 s per call). Linux only: Wine's spawns are
+/// too slow to make a storm.
+#[cfg(target_os = "linux")]
+#[test]
+#[ignore = "stress: run by cargo xtask stress"]
+fn terminate_during_a_spawn_storm_kills_what_was_there() {
+    let _serial = serial();
+    let job = Arc::new(Job::new().unwrap());
+    let stop = Arc::new(AtomicBool::new(false));
+    // The children are reaped only at the end, so that no listed pid can
+    // be reused meanwhile; a budget keeps their zombies well below a
+    // `pid_max` of 32768.
+    let budget = Arc::new(AtomicUsize::new(4000));
+    let storm: Vec<_> = (0..2)
+        .map(|_| {
+            let (job, stop, budget) = (Arc::clone(&job), Arc::clone(&stop), Arc::clone(&budget));
+            thread::spawn(move || {
+                let mut children = Vec::new();
+                while !stop.load(Ordering::SeqCst)
+                    && budget
+                        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                        .is_ok()
+                {
+                    children.push(spawn_into(&job, &mut quiet(&["sleep", "600"])));
+                }
+                children
+            })
+        })
+        .collect();
+    let calls = size("WINJOB_STRESS_TERMINATES", 20);
+    let mut took = Vec::new();
+    let mut listed = 0;
+    for _ in 0..calls {
+        thread::sleep(Duration::from_millis(20));
+        let before = job.pids().unwrap();
+        listed += before.len();
+        let started = Instant::now();
+        job.terminate(1).unwrap();
+        took.push(started.elapsed());
+        let dead = eventually(LONG, || before.iter().all(|&p| !linux::alive(p)));
+        let survivors: Vec<u32> = before.into_iter().filter(|&p| linux::alive(p)).collect();
+        assert!(dead, "alive after terminate: {survivors:?}");
+    }
+    stop.store(true, Ordering::SeqCst);
+    let mut children: Vec<Child> = storm.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    job.terminate(1).unwrap();
+    assert!(job.wait_timeout(LONG).unwrap(), "the job did not empty");
+    for child in &mut children {
+        child.wait().unwrap();
+    }
+    took.sort();
+    println!(
+        "terminate during a storm of {} spawns{}: {calls} calls, {listed} members listed before \
+         them, all killed; per call median {:?}, max {:?}",
+        children.len(),
+        if budget.load(Ordering::SeqCst) == 0 {
+            " (the whole budget: the storm ended before the calls)"
+        } else {
+            ""
+        },
+        took[took.len() / 2],
+        took[took.len() - 1]
+    );
 }

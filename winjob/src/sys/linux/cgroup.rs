@@ -9,7 +9,7 @@
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -21,11 +21,25 @@ use crate::error::{not_found, with_context};
 
 /// How long one round of [`Cgroup::kill`] waits for the killed to be gone
 /// before it kills again, and how many rounds it makes at most.
-const KILL_ROUND: Duration = Duration::from_millis(100);
-const KILL_ROUNDS: u32 = 50;
+/// (Short rounds: under a spawn storm the job is never empty, and one round
+/// is what a `terminate` then costs.)
+const KILL_ROUND: Duration = Duration::from_millis(10);
+const KILL_ROUNDS: u32 = 500;
 
 /// How long [`Cgroup::freeze`] waits for every task to be frozen.
 const FREEZE_WAIT: Duration = Duration::from_secs(30);
+
+/// The parent of process `pid`, if it exists.
+fn parent_of(pid: u32) -> Option<u32> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    Some(parse::stat(&text)?.ppid)
+}
+
+/// The start time of process `pid` (clock ticks after boot), if it exists.
+fn start_time(pid: u32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse::stat(&text)?.start_time
+}
 
 /// Which cgroup version a directory belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +57,22 @@ pub(crate) struct Cgroup {
     pub(crate) dir: OwnedFd,
     /// `cgroup.procs`, open for writing; shared with spawn closures.
     pub(crate) procs: Arc<OwnedFd>,
+    /// cgroup v1 only: the processes the job took in, by pid and start time
+    /// (see [`Cgroup::took_in`]).
+    taken_in: Mutex<TakenIn>,
+}
+
+/// cgroup v1 moves a task that exits to the root cgroup at once, so a
+/// member that exited and was not reaped yet (a zombie) is in no job by
+/// `/proc/<pid>/cgroup`. To keep `contains` true for it until it is reaped,
+/// as in v2 and on Windows, the job remembers each process it spawned or was
+/// assigned by pid and start time, which tells that zombie from a later
+/// process with the same pid. The list is pruned of processes that are gone
+/// whenever it doubles, so it holds about twice the live members at most.
+#[derive(Debug, Default)]
+struct TakenIn {
+    processes: Vec<(u32, u64)>,
+    prune_at: usize,
 }
 
 impl Cgroup {
@@ -104,7 +134,27 @@ impl Cgroup {
             cgroup_path,
             dir,
             procs: Arc::new(procs),
+            taken_in: Mutex::new(TakenIn::default()),
         })
+    }
+
+    /// Remembers `pid`, a process this job just took in (cgroup v1 only; see
+    /// [`TakenIn`]). One read of `/proc/<pid>/stat` per spawn or assign.
+    pub(crate) fn took_in(&self, pid: u32) {
+        if self.version != Version::V1Freezer {
+            return;
+        }
+        let Some(start) = start_time(pid) else {
+            return;
+        };
+        let mut taken = self.taken_in.lock().unwrap_or_else(|e| e.into_inner());
+        if taken.processes.len() >= taken.prune_at {
+            taken
+                .processes
+                .retain(|&(pid, start)| start_time(pid) == Some(start));
+            taken.prune_at = (taken.processes.len() * 2).max(64);
+        }
+        taken.processes.push((pid, start));
     }
 
     pub(crate) fn dir_fd(&self) -> BorrowedFd<'_> {
@@ -153,7 +203,27 @@ impl Cgroup {
             Version::V2 => parse::v2_path(&lines),
             Version::V1Freezer => parse::v1_path(&lines, "freezer"),
         };
-        Ok(path.is_some_and(|p| is_within(p, &self.cgroup_path)))
+        if path.is_some_and(|p| is_within(p, &self.cgroup_path)) {
+            return Ok(true);
+        }
+        if self.version != Version::V1Freezer {
+            return Ok(false);
+        }
+        // A zombie this job took in (see `TakenIn`).
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        Ok(match parse::stat(&stat) {
+            Some(parse::Stat {
+                state: 'Z',
+                start_time: Some(start),
+                ..
+            }) => self
+                .taken_in
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .processes
+                .contains(&(pid, start)),
+            _ => false,
+        })
     }
 
     /// Kills every process in the cgroup and below.
@@ -161,11 +231,10 @@ impl Cgroup {
     /// cgroup v2: `cgroup.kill`, which should also kill a child forked while
     /// it runs; but a child forked at that very moment can survive it (the
     /// stress suite's owner kills met one, in the job, in about ten thousand
-    /// kills, on Linux 6.18 under load). So the cgroup is killed again,
-    /// round after round, until it is empty: a round waits at most
-    /// [`KILL_ROUND`] for the dying, then kills what is still there, for
-    /// [`KILL_ROUNDS`] rounds at most (a job being filled as fast as it is
-    /// killed).
+    /// kills, on Linux 6.18 under load). So the cgroup is killed again while
+    /// such a survivor is left: a round waits at most [`KILL_ROUND`] for the
+    /// dying, then kills what is still there if any of it is not a child of
+    /// this process, for [`KILL_ROUNDS`] rounds at most.
     pub(crate) fn kill(&self) -> io::Result<()> {
         match self.version {
             Version::V2 => {
@@ -176,6 +245,20 @@ impl Cgroup {
                         Ok(()) => {}
                     }
                     if self.wait_empty(Some(Instant::now() + KILL_ROUND))? {
+                        return Ok(());
+                    }
+                    // Still populated. A process this process put in since
+                    // (a concurrent spawn) is a later member, as on
+                    // Windows; only one whose parent is another process (a
+                    // member's child forked at the kill) escaped it and
+                    // calls for another round. So a spawn storm costs one
+                    // round.
+                    let own = std::process::id();
+                    if self
+                        .pids()?
+                        .into_iter()
+                        .all(|pid| parent_of(pid) == Some(own))
+                    {
                         return Ok(());
                     }
                 }
@@ -200,27 +283,36 @@ impl Cgroup {
         Ok(())
     }
 
-    /// cgroup v1 has no kill file: freeze the cgroup so nobody can fork, kill
-    /// every member, thaw so the kills are delivered; repeat until empty.
+    /// cgroup v1 has no kill file: freeze the cgroup so that nobody in it
+    /// can fork, kill every member, thaw so that the kills are delivered.
+    /// Once the freezer reports `FROZEN`, no task in the job can fork and a
+    /// fork that was in progress has completed into the job, so the list is
+    /// complete and one round kills every process the job had: a process
+    /// put in the job after the list (a concurrent spawn of this process) is
+    /// a later member, as with `cgroup.kill`, and a spawn storm costs one
+    /// round, not one per spawn. Only a freeze that did not complete within
+    /// its wait (a loaded machine) is followed by another round, 100 at most.
     fn freeze_kill_thaw(&self) -> io::Result<()> {
         for _ in 0..100 {
-            let pids = self.pids()?;
-            if pids.is_empty() {
-                return Ok(());
-            }
-            self.set_frozen(true)?;
-            for pid in self.pids()? {
+            let complete = self.set_frozen(true)?;
+            let pids = self.pids();
+            for &pid in pids.iter().flatten() {
                 signal(pid, rustix::process::Signal::KILL);
             }
+            // Thawed even if the list failed: a job is never left frozen.
             self.set_frozen(false)?;
-            if self.wait_empty(Some(Instant::now() + Duration::from_millis(50)))? {
+            let pids = pids?;
+            if complete || pids.is_empty() {
                 return Ok(());
             }
+            self.wait_empty(Some(Instant::now() + Duration::from_millis(50)))?;
         }
         Ok(())
     }
 
-    pub(crate) fn set_frozen(&self, frozen: bool) -> io::Result<()> {
+    /// Writes the freezer's state. A v1 freeze waits up to a second for
+    /// `FROZEN`: `Ok(false)` if it was not reached (v2 and thawing: `true`).
+    pub(crate) fn set_frozen(&self, frozen: bool) -> io::Result<bool> {
         let (file, value): (&str, &[u8]) = match (self.version, frozen) {
             (Version::V2, true) => ("cgroup.freeze", b"1"),
             (Version::V2, false) => ("cgroup.freeze", b"0"),
@@ -231,11 +323,17 @@ impl Cgroup {
         if frozen && self.version == Version::V1Freezer {
             // FREEZING until every task has stopped.
             let until = Instant::now() + Duration::from_secs(1);
-            while self.read("freezer.state")?.trim() != "FROZEN" && Instant::now() < until {
+            loop {
+                if self.read("freezer.state")?.trim() == "FROZEN" {
+                    return Ok(true);
+                }
+                if Instant::now() >= until {
+                    return Ok(false);
+                }
                 thread::sleep(Duration::from_millis(1));
             }
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Freezes or thaws the job; a freeze waits until the kernel says it is

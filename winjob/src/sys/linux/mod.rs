@@ -359,8 +359,12 @@ impl Job {
         Ok(spawned)
     }
 
-    /// Tells the event thread, if there is one, of a process the job took in.
+    /// Tells the event thread, if there is one, of a process the job took
+    /// in, and a cgroup v1 job's record of them.
     fn tell_monitor(&self, pid: u32) {
+        if let Tracker::Cgroup { cgroup, .. } = &self.tracker {
+            cgroup.took_in(pid);
+        }
         if let Some(monitor) = self
             .monitor
             .lock()

@@ -153,6 +153,8 @@ pub(crate) struct Stat {
     /// `None` if the line ends before them.
     pub(crate) utime: Option<u64>,
     pub(crate) stime: Option<u64>,
+    /// When the process started, in clock ticks after boot (field 22).
+    pub(crate) start_time: Option<u64>,
 }
 
 /// Parses `/proc/<pid>/stat`. The command name (field 2) is in parentheses and
@@ -167,12 +169,14 @@ pub(crate) fn stat(text: &str) -> Option<Stat> {
     let mut times = fields.skip(8).map(|f| f.parse().ok());
     let utime = times.next().flatten();
     let stime = times.next().flatten();
+    let start_time = times.nth(6).flatten();
     Some(Stat {
         state,
         ppid,
         pgid,
         utime,
         stime,
+        start_time,
     })
 }
 
@@ -277,6 +281,7 @@ mod tests {
         let s = stat("123 (a) b) (c) S 1 123 123 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 1 0 5")
             .unwrap();
         assert_eq!((s.utime, s.stime), (Some(250), Some(75)));
+        assert_eq!(s.start_time, Some(5));
     }
 
     #[test]
@@ -290,6 +295,7 @@ mod tests {
                 pgid: 4240,
                 utime: None,
                 stime: None,
+                start_time: None,
             }
         );
         // A command name with spaces and parentheses.
@@ -302,6 +308,7 @@ mod tests {
                 pgid: 77,
                 utime: None,
                 stime: None,
+                start_time: None,
             }
         );
         assert_eq!(stat("77 (broken"), None);
