@@ -212,6 +212,7 @@ fn run(args: &[&str]) -> io::Result<ExitCode> {
         ["owner", depth, width] => owner(true, number(depth)?, number(width)?),
         ["owner-spawning", n] => owner_spawning(number(n)?),
         ["owner-emptied"] => owner_emptied(),
+        ["owner-after-terminate"] => owner_after_terminate(),
         ["fork-bomb", depth] => fork_bomb(number(depth)?),
         #[cfg(target_os = "linux")]
         ["leaf-owner"] => leaf::leaf_owner(),
@@ -633,6 +634,21 @@ fn owner_emptied() -> io::Result<ExitCode> {
     let mut member = me_native().args(["exit", "0"]).spawn_in(&job)?;
     member.wait()?;
     say(&format!("gone {}", member.id()));
+    say("ready");
+    loop {
+        thread::sleep(Duration::from_secs(3600));
+    }
+}
+
+/// An owner that terminates its kill-on-drop job and spawns into it again
+/// at once: it prints the new member's pid (`member PID`) and `ready`, then
+/// waits to be killed.
+fn owner_after_terminate() -> io::Result<ExitCode> {
+    let job = winjob::Job::new()?;
+    let _first = me_native().args(["sleep", "600"]).spawn_in(&job)?;
+    job.terminate(1)?;
+    let second = me_native().args(["sleep", "600"]).spawn_in(&job)?;
+    say(&format!("member {}", second.id()));
     say("ready");
     loop {
         thread::sleep(Duration::from_secs(3600));

@@ -34,6 +34,20 @@ fn mode() -> Mode {
     winjob::capabilities().unwrap().mode
 }
 
+/// True (and the test reported skipped) in process-group mode, where jobs
+/// have no guardian.
+fn no_guardian(test: &str) -> bool {
+    let none = mode() == Mode::ProcessGroup;
+    if none {
+        skip(
+            test,
+            "a process-group job has no guardian: its anchor kills the group when the owner \
+             dies (a member that kills the anchor could as well leave with setsid)",
+        );
+    }
+    none
+}
+
 /// The pids of the guardian processes that are children of this process.
 fn guardians() -> Vec<u32> {
     guardians_of(std::process::id())
@@ -245,12 +259,7 @@ fn a_command_spawned_into_a_job_runs_outside_it_afterwards() {
 /// knows every live job.
 #[test]
 fn a_killed_guardian_is_replaced() {
-    if mode() == Mode::ProcessGroup {
-        skip(
-            "a_killed_guardian_is_replaced",
-            "a process-group job has no guardian: its anchor kills the group when the owner \
-             dies (a member that kills the anchor could as well leave with setsid)",
-        );
+    if no_guardian("a_killed_guardian_is_replaced") {
         return;
     }
     // Keep a kill-on-drop job with a member alive, so that a guardian exists.
@@ -694,12 +703,7 @@ fn cpu_seconds(pid: u32, span: Duration) -> f64 {
 /// within milliseconds, and the wait is only against a hang.)
 #[test]
 fn a_killed_guardian_is_replaced_at_once() {
-    if mode() == Mode::ProcessGroup {
-        skip(
-            "a_killed_guardian_is_replaced_at_once",
-            "a process-group job has no guardian: its anchor kills the group when the owner \
-             dies (a member that kills the anchor could as well leave with setsid)",
-        );
+    if no_guardian("a_killed_guardian_is_replaced_at_once") {
         return;
     }
     let mut owner = start_owner(&["owner", "1", "2"], &[]);
@@ -857,5 +861,59 @@ fn a_killed_member_is_contained_until_reaped() {
     assert!(
         job.contains_pid(pid)
             .is_err_and(|e| e.kind() == io::ErrorKind::NotFound)
+    );
+}
+
+/// A member spawned right after a `terminate` is guarded like the first:
+/// killing the owner then kills it. (In process-group mode the terminate
+/// killed the group's anchor too, so the spawn starts a new group with a
+/// new anchor instead of joining the unguarded one.)
+#[test]
+fn a_member_spawned_after_terminate_dies_with_the_owner() {
+    let mut owner = start_owner(&["owner-after-terminate"], &[]);
+    let _members = KillAll(owner.members.clone());
+    assert_eq!(owner.members.len(), 1);
+    owner.process.kill().unwrap();
+    assert!(
+        eventually(LONG, || owner.members.iter().all(|&p| !alive(p))),
+        "the member spawned after terminate survived the owner"
+    );
+}
+
+/// The anchor of a process-group job ignores what is sent to the whole
+/// group but `SIGKILL`: a graceful stop ends the members and leaves the
+/// group's id held, and a `SIGTERM` to the group (`JobExt::signal`) too.
+#[test]
+fn the_anchor_outlives_signals_to_the_group() {
+    if mode() != Mode::ProcessGroup {
+        skip(
+            "the_anchor_outlives_signals_to_the_group",
+            "only process-group jobs have an anchor",
+        );
+        return;
+    }
+    let job = Job::new().unwrap();
+    let mut member = job.spawn(&mut helper(&["sleep", "30"])).unwrap();
+    let group = job.process_group().unwrap();
+    assert_ne!(group, member.id());
+    job.signal(15).unwrap();
+    member.wait().unwrap();
+    for signal in [1, 2, 3, 10, 12, 14, 15, 20, 21, 22, 24, 26, 27, 29, 30, 31] {
+        job.signal(signal).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(alive(group), "the anchor died of a signal to the group");
+    assert_eq!(job.process_group(), Some(group));
+    let mut second = job.spawn(&mut helper(&["sleep", "30"])).unwrap();
+    assert_eq!(
+        job.process_group(),
+        Some(group),
+        "a new group for no reason"
+    );
+    drop(job);
+    assert!(eventually(LONG, || second.try_wait().unwrap().is_some()));
+    assert!(
+        eventually(LONG, || !alive(group)),
+        "the anchor outlived its job"
     );
 }

@@ -961,7 +961,7 @@ fn killing_the_owner_at_any_moment_leaves_no_member() {
     // more, to cover the end of spawning too).
     // Every other kill aims at the first spawn, from the job's creation to
     // the first member's start: where a job first has a process to lose
-    // (the guardian, in process-group mode, learns the group only then).
+    // (in process-group mode the group and its anchor start only then).
     // The slowest of three calibration runs: an owner that starts slower
     // than the calibration (Wine's process start varies from 20 to 100 ms)
     // would otherwise be killed before it spawns, run after run.

@@ -215,9 +215,10 @@ impl Command {
     ///   directories of the job are applied by the child before `execve`.
     /// - **Linux, cgroup v1**: the child writes itself into the job's
     ///   `cgroup.procs` files before `execve`.
-    /// - **Linux, process-group mode**: the child joins (or leads) the job's
-    ///   process group; a leader of a kill-on-drop job registers its group
-    ///   with the guardian before `execve`. A process group set with
+    /// - **Linux, process-group mode**: the child joins the job's process
+    ///   group, led by the job's anchor (started before the first member;
+    ///   it holds the group's id and kills the group if the owner dies). A
+    ///   process group set with
     ///   `os::linux::CommandExt::process_group` is refused here
     ///   (`InvalidInput`): the job decides the group.
     /// - **Windows**: `CreateProcessW` creates the process in the job

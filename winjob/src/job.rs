@@ -36,7 +36,8 @@ use crate::{Accounting, Events, Limits, ProcessInfo};
 /// - **Linux**: a cgroup v2 directory where one is writable, else a cgroup v1
 ///   freezer directory, else a process group; see [`capabilities`](crate::capabilities()).
 ///   Kill-on-drop survives a crash of the owner through a small guardian
-///   process (`/bin/sh`) that stays outside the job.
+///   process (`/bin/sh`) that stays outside the job, or in process-group
+///   mode through the group's anchor (`/bin/sh` too), which leads the group.
 ///
 /// # Example
 ///
@@ -309,14 +310,15 @@ impl Job {
     ///
     /// - Windows: `TerminateJobObject`; every process exits with `exit_code`.
     /// - Linux: `cgroup.kill` (cgroup v2), freeze–kill–thaw (cgroup v1) or
-    ///   `killpg` (process group). Processes die of `SIGKILL`: Linux cannot
-    ///   impose an exit code, so `exit_code` is only checked, not used. In
-    ///   both cgroup modes the kill is repeated until the job is empty (a
-    ///   child forked at the very moment of a `cgroup.kill` can survive it),
-    ///   for up to 5 s.
+    ///   `SIGKILL` to the job's process group through its anchor's pidfd
+    ///   (process group). Processes die of `SIGKILL`: Linux cannot impose an
+    ///   exit code, so `exit_code` is only checked, not used. A v2 job still
+    ///   populated 10 ms after `cgroup.kill` (a child forked at that very
+    ///   moment can survive it) is frozen, killed again and thawed; a v1
+    ///   freeze that completes makes one round exact. A process spawned into
+    ///   the job while `terminate` runs is a later member and may live on.
     ///
-    /// Returns once the kill was issued (Linux cgroup modes: once the job is
-    /// empty, or after those 5 s of rounds); use [`Job::wait`] to wait until
+    /// Returns once the kill was issued; use [`Job::wait`] to wait until
     /// every process is gone.
     ///
     /// # Errors

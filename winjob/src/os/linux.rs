@@ -86,8 +86,10 @@ pub trait JobExt: Sealed {
 
     /// Sends signal `signal` (a number, such as 2 for `SIGINT`) to every
     /// process in the job: each pid of `cgroup.procs`, this directory and
-    /// below (cgroup modes), or the group with `kill(-pgid)` (process-group
-    /// mode). A process that forks at that moment may miss it; use
+    /// below (cgroup modes), or the job's groups through their anchors'
+    /// pidfds (`pidfd_send_signal` with `PIDFD_SIGNAL_PROCESS_GROUP`,
+    /// process-group mode; the anchors ignore every signal but `SIGKILL`).
+    /// A process that forks at that moment may miss it; use
     /// [`Job::terminate`](crate::Job::terminate) to be sure.
     ///
     /// # Errors

@@ -49,29 +49,38 @@
 //!   against the owner's death. It could as well leave with `setsid`; a
 //!   process group is not a container.
 //! - A frozen (`SIGSTOP`ped) anchor acts only once thawed.
+//! - A process that `fork`s without `exec` holds the pipe's write end too:
+//!   the anchor then waits for that fork as well.
+//! - After a `terminate` the group's anchor is dead: the group is kept
+//!   (its zombie anchor holds the id) until its last process is reaped, and
+//!   the next spawn starts a new group with a new anchor.
 //! - One `/bin/sh` per process-group job with members, about 1 MiB of
 //!   memory; its first spawn costs one more process creation.
 
 #![allow(unsafe_code)]
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use linux_raw_sys::general as k;
-use rustix::process::{Pid, Signal, WaitId, WaitIdOptions};
+use rustix::process::{Pid, Signal};
 
 use super::detect::SHELL;
+use super::helper::Helper;
 use super::spawn::raw;
 use crate::error::with_context;
 
-/// What the anchor runs: ignore what can be ignored (all but `SIGKILL`,
-/// `SIGSTOP`, glibc's 32 and 33, and the signals whose default is to do
-/// nothing or to continue), wait for EOF, and then, in a kill-on-drop job,
-/// kill its own group.
-const IGNORED: &str = "trap '' 1 2 3 4 5 6 7 8 10 11 12 13 14 15 16 20 21 22 24 25 26 27 29 30 31 \
-                       34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 \
-                       58 59 60 61 62 63 64";
+/// What the anchor runs: ignore what can be ignored (every signal whose
+/// default is to end or stop the process, by name, and the real-time
+/// signals above glibc's 32 and 33, by number), wait for EOF, and then, in a
+/// kill-on-drop job, kill its own group. `command` keeps a name or number
+/// this shell does not know (dash has no `STKFLT`) from ending the script,
+/// as an error in a special builtin would.
+const IGNORED: &str = "for s in HUP INT QUIT ILL TRAP ABRT BUS FPE USR1 SEGV USR2 PIPE ALRM TERM \
+                       STKFLT TSTP TTIN TTOU XCPU XFSZ VTALRM PROF IO PWR SYS 34 35 36 37 38 39 \
+                       40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59 60 61 62 63 \
+                       64; do command trap '' $s 2>/dev/null; done";
 
 /// `PIDFD_SIGNAL_PROCESS_GROUP` (Linux 6.9, `include/uapi/linux/pidfd.h`).
 const PIDFD_SIGNAL_PROCESS_GROUP: usize = 1 << 2;
@@ -79,128 +88,100 @@ const PIDFD_SIGNAL_PROCESS_GROUP: usize = 1 << 2;
 /// Set once the kernel refused `PIDFD_SIGNAL_PROCESS_GROUP`.
 static NO_GROUP_SIGNAL: AtomicBool = AtomicBool::new(false);
 
-/// The anchor process: winjob's own `Child` (with a pidfd) where the native
-/// spawn works, else std's.
-#[derive(Debug)]
-enum Process {
-    Native(crate::Child),
-    Std(std::process::Child),
-}
-
 /// A running anchor and the write end of its pipe. Dropping it ends the
-/// anchor (closes the pipe, kills it alone, reaps it) and so frees the
+/// anchor (kills it alone, reaps it, closes the pipe) and so frees the
 /// group's id: only drop it once nothing will signal the group again.
 #[derive(Debug)]
 pub(crate) struct Anchor {
-    process: Process,
-    pid: u32,
-    pipe: Option<OwnedFd>,
+    process: Helper,
+    /// Held, never written: its closing is the message.
+    _pipe: OwnedFd,
 }
 
 impl Anchor {
     /// Starts an anchor leading a new process group. With `kill_on_exit`,
     /// it kills its group when this process dies (or drops it).
     pub(crate) fn start(kill_on_exit: bool) -> io::Result<Anchor> {
+        // Says `ready` once its signals are ignored: until then a signal to
+        // the group would end it, so no member joins before.
         let script = if kill_on_exit {
-            format!("{IGNORED}; read x; kill -s KILL 0")
+            format!("{IGNORED}; echo ready; exec >/dev/null; read x; kill -s KILL 0")
         } else {
-            format!("{IGNORED}; read x")
+            format!("{IGNORED}; echo ready; exec >/dev/null; read x")
         };
-        let (read_end, write_end) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
-        let args = ["-c", script.as_str(), "winjob-anchor"];
+        let cloexec = rustix::pipe::PipeFlags::CLOEXEC;
+        let (read_end, write_end) = rustix::pipe::pipe_with(cloexec)?;
+        let (ready, says) = rustix::pipe::pipe_with(cloexec)?;
         let context = |e| {
             with_context(
                 e,
                 format!("cannot start the process group's anchor ({SHELL})"),
             )
         };
-        let native = {
-            use crate::os::linux::CommandExt as _;
-            let mut command = crate::Command::new(SHELL);
-            command
-                .args(args)
-                .env_clear()
-                .current_dir("/")
-                .stdin(crate::Stdio::from(read_end.try_clone()?))
-                .stdout(crate::Stdio::null())
-                .stderr(crate::Stdio::null())
-                .process_group(0);
-            command.spawn()
-        };
-        let process = match native {
-            Ok(child) => Process::Native(child),
-            Err(e) if e.kind() == io::ErrorKind::Unsupported => {
-                use std::os::unix::process::CommandExt as _;
-                Process::Std(
-                    std::process::Command::new(SHELL)
-                        .args(args)
-                        .env_clear()
-                        .current_dir("/")
-                        .stdin(std::process::Stdio::from(read_end))
-                        .stdout(std::process::Stdio::null())
-                        .stderr(std::process::Stdio::null())
-                        .process_group(0)
-                        .spawn()
-                        .map_err(context)?,
-                )
+        let mut process = Helper::spawn(
+            &["-c", &script, "winjob-anchor"],
+            read_end,
+            Some(says),
+            context,
+        )?;
+        let mut line = [0u8; 6];
+        let mut got = 0;
+        while got < line.len() {
+            match rustix::io::read(&ready, &mut line[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => {
+                    process.end();
+                    return Err(context(e.into()));
+                }
             }
-            Err(e) => return Err(context(e)),
-        };
-        let pid = match &process {
-            Process::Native(child) => child.id(),
-            Process::Std(child) => child.id(),
-        };
+        }
+        if &line[..got] != b"ready\n" {
+            process.end();
+            return Err(context(io::Error::other("it exited before it was ready")));
+        }
         Ok(Anchor {
             process,
-            pid,
-            pipe: Some(write_end),
+            _pipe: write_end,
         })
     }
 
     /// The anchor's pid: the group's id.
     pub(crate) fn pid(&self) -> u32 {
-        self.pid
-    }
-
-    fn pidfd(&self) -> Option<BorrowedFd<'_>> {
-        use crate::os::linux::ChildExt as _;
-        match &self.process {
-            Process::Native(child) => child.pidfd(),
-            Process::Std(_) => None,
-        }
+        self.process.id()
     }
 
     /// True once the anchor has exited (it may be a zombie still); nothing
     /// is reaped.
     pub(crate) fn exited(&self) -> bool {
-        !matches!(self.peek(), Ok(None))
+        !matches!(self.process.peek(), Ok(None))
     }
 
-    /// True if the anchor is gone from the process table: reaped by a
-    /// `waitpid(-1)` elsewhere (this library reaps it only on drop).
-    fn reaped(&self) -> bool {
-        matches!(self.peek(), Err(rustix::io::Errno::CHILD))
-    }
-
-    /// `waitid(WEXITED | WNOHANG | WNOWAIT)`: `Some` once it has exited,
-    /// without reaping it; `ECHILD` once someone has.
-    fn peek(&self) -> rustix::io::Result<Option<rustix::process::WaitIdStatus>> {
-        let options = WaitIdOptions::EXITED | WaitIdOptions::NOHANG | WaitIdOptions::NOWAIT;
-        let id = match self.pidfd() {
-            Some(fd) => WaitId::PidFd(fd),
-            None => match Pid::from_raw(i32::try_from(self.pid).unwrap_or(0)) {
-                Some(pid) => WaitId::Pid(pid),
-                None => return Err(rustix::io::Errno::CHILD),
-            },
-        };
-        rustix::process::waitid(id, options)
+    /// For a group whose anchor has exited: true while any process is still
+    /// in it, zombies included. Where the group is signalled exactly (the
+    /// pidfd flag), the anchor is reaped at once, since the members' own
+    /// links to the group then hold its id (freed with the last of them),
+    /// and the kernel answers; elsewhere the zombie anchor keeps holding
+    /// the id and `scan` is asked.
+    pub(crate) fn in_use(&mut self, scan: impl FnOnce(u32) -> bool) -> bool {
+        // The first call also finds out whether the flag is known.
+        let exists = self.signal_group(None).unwrap_or(false);
+        if self.process.pidfd().is_some()
+            && raw::SUPPORTED
+            && !NO_GROUP_SIGNAL.load(Ordering::Relaxed)
+        {
+            self.process.reap();
+            return self.signal_group(None).unwrap_or(false);
+        }
+        exists && scan(self.pid())
     }
 
     /// Sends `signal` (0: none, a check) to every process of the group.
     /// `Ok(false)` if the group no longer exists.
     pub(crate) fn signal_group(&self, signal: Option<Signal>) -> io::Result<bool> {
         let number = signal.map_or(0, Signal::as_raw);
-        if let Some(pidfd) = self.pidfd()
+        if let Some(pidfd) = self.process.pidfd()
             && raw::SUPPORTED
             && !NO_GROUP_SIGNAL.load(Ordering::Relaxed)
         {
@@ -232,10 +213,10 @@ impl Anchor {
         }
         // Without the flag: only while the anchor holds the id. A zombie
         // anchor still does; a reaped one does not.
-        if self.reaped() {
+        if self.process.reaped() {
             return Ok(false);
         }
-        let Some(group) = Pid::from_raw(i32::try_from(self.pid).unwrap_or(0)) else {
+        let Some(group) = Pid::from_raw(i32::try_from(self.pid()).unwrap_or(0)) else {
             return Ok(false);
         };
         let sent = match signal {
@@ -252,25 +233,9 @@ impl Anchor {
 
 impl Drop for Anchor {
     fn drop(&mut self) {
-        // Closing the pipe would make a kill-on-drop anchor kill the group:
-        // the caller has either done that already or wants the members
-        // left running, so the anchor is killed first, alone.
-        let reaped = self.reaped();
-        match &mut self.process {
-            Process::Native(child) => {
-                let _ = child.kill();
-                drop(self.pipe.take());
-                let _ = child.wait();
-            }
-            // std kills by pid: not once someone else reaped it, when the
-            // pid may be another process's.
-            Process::Std(child) => {
-                if !reaped {
-                    let _ = child.kill();
-                }
-                drop(self.pipe.take());
-                let _ = child.wait();
-            }
-        }
+        // Closing the pipe first would make a kill-on-drop anchor kill the
+        // group: the caller has either done that already or wants the
+        // members left running, so the anchor is ended first, alone.
+        self.process.end();
     }
 }

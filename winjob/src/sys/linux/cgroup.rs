@@ -19,21 +19,18 @@ use super::detect::Root;
 use super::parse;
 use crate::error::{not_found, with_context};
 
-/// How long one round of [`Cgroup::kill`] waits for the killed to be gone
-/// before it kills again, and how many rounds it makes at most.
-/// (Short rounds: under a spawn storm the job is never empty, and one round
-/// is what a `terminate` then costs.)
+/// How long [`Cgroup::kill`] waits for the killed to be gone before it
+/// freezes and kills again (short: under a spawn storm the job is never
+/// empty, and this is what a `terminate` then costs), and how many
+/// freeze–kill–thaw rounds it makes at most.
 const KILL_ROUND: Duration = Duration::from_millis(10);
-const KILL_ROUNDS: u32 = 500;
+const KILL_ROUNDS: u32 = 100;
 
 /// How long [`Cgroup::freeze`] waits for every task to be frozen.
 const FREEZE_WAIT: Duration = Duration::from_secs(30);
 
-/// The parent of process `pid`, if it exists.
-fn parent_of(pid: u32) -> Option<u32> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    Some(parse::stat(&text)?.ppid)
-}
+/// `PF_EXITING` (`include/linux/sched.h`): the process is exiting.
+const PF_EXITING: u64 = 0x4;
 
 /// The start time of process `pid` (clock ticks after boot), if it exists.
 fn start_time(pid: u32) -> Option<u64> {
@@ -62,9 +59,9 @@ pub(crate) struct Cgroup {
     taken_in: Mutex<TakenIn>,
 }
 
-/// cgroup v1 moves a task that exits to the root cgroup at once, so a
-/// member that exited and was not reaped yet (a zombie) is in no job by
-/// `/proc/<pid>/cgroup`. To keep `contains` true for it until it is reaped,
+/// cgroup v1 shows a task as in the root cgroup from the moment it exits
+/// (`PF_EXITING`), so a member that is exiting or exited and was not reaped
+/// yet (a zombie) is in no job by `/proc/<pid>/cgroup`. To keep `contains` true for it until it is reaped,
 /// as in v2 and on Windows, the job remembers each process it spawned or was
 /// assigned by pid and start time, which tells that zombie from a later
 /// process with the same pid. The list is pruned of processes that are gone
@@ -209,14 +206,16 @@ impl Cgroup {
         if self.version != Version::V1Freezer {
             return Ok(false);
         }
-        // A zombie this job took in (see `TakenIn`).
+        // An exiting process or a zombie that this job took in (see
+        // `TakenIn`): v1 shows `/` for a task from the moment it exits.
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
         Ok(match parse::stat(&stat) {
             Some(parse::Stat {
-                state: 'Z',
+                state,
+                flags,
                 start_time: Some(start),
                 ..
-            }) => self
+            }) if state == 'Z' || flags.is_some_and(|f| f & PF_EXITING != 0) => self
                 .taken_in
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -231,34 +230,32 @@ impl Cgroup {
     /// cgroup v2: `cgroup.kill`, which should also kill a child forked while
     /// it runs; but a child forked at that very moment can survive it (the
     /// stress suite's owner kills met one, in the job, in about ten thousand
-    /// kills, on Linux 6.18 under load). So the cgroup is killed again while
-    /// such a survivor is left: a round waits at most [`KILL_ROUND`] for the
-    /// dying, then kills what is still there if any of it is not a child of
-    /// this process, for [`KILL_ROUNDS`] rounds at most.
+    /// kills, on Linux 6.18 under load). So if the job is not empty after
+    /// [`KILL_ROUND`], it is frozen, killed again and thawed: once, or again
+    /// (at most [`KILL_ROUNDS`] times) only while a freeze does not complete
+    /// within its wait. A spawn storm of this process costs one round, not
+    /// one per spawn.
     pub(crate) fn kill(&self) -> io::Result<()> {
         match self.version {
             Version::V2 => {
+                match write_at(self.dir.as_fd(), "cgroup.kill", b"1") {
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => return self.kill_each(),
+                    result => result?,
+                }
+                if self.wait_empty(Some(Instant::now() + KILL_ROUND))? {
+                    return Ok(());
+                }
+                // Still populated: by a later member (a concurrent spawn of
+                // this process), or by a child forked at the very moment of
+                // the kill that escaped it. Once frozen, no task of the job
+                // can fork, so one more kill gets every process there.
                 for _ in 0..KILL_ROUNDS {
-                    match write_at(self.dir.as_fd(), "cgroup.kill", b"1") {
-                        Err(e) if e.kind() == io::ErrorKind::NotFound => return self.kill_each(),
-                        Err(e) => return Err(e),
-                        Ok(()) => {}
-                    }
-                    if self.wait_empty(Some(Instant::now() + KILL_ROUND))? {
-                        return Ok(());
-                    }
-                    // Still populated. A process this process put in since
-                    // (a concurrent spawn) is a later member, as on
-                    // Windows; only one whose parent is another process (a
-                    // member's child forked at the kill) escaped it and
-                    // calls for another round. So a spawn storm costs one
-                    // round.
-                    let own = std::process::id();
-                    if self
-                        .pids()?
-                        .into_iter()
-                        .all(|pid| parent_of(pid) == Some(own))
-                    {
+                    let complete = self.set_frozen(true)?;
+                    let killed = write_at(self.dir.as_fd(), "cgroup.kill", b"1");
+                    // Thawed whatever happened: a job is never left frozen.
+                    self.set_frozen(false)?;
+                    killed?;
+                    if complete || self.wait_empty(Some(Instant::now() + KILL_ROUND))? {
                         return Ok(());
                     }
                 }
@@ -310,8 +307,8 @@ impl Cgroup {
         Ok(())
     }
 
-    /// Writes the freezer's state. A v1 freeze waits up to a second for
-    /// `FROZEN`: `Ok(false)` if it was not reached (v2 and thawing: `true`).
+    /// Writes the freezer's state. A freeze waits up to a second for every
+    /// task to be frozen: `Ok(false)` if they were not by then.
     pub(crate) fn set_frozen(&self, frozen: bool) -> io::Result<bool> {
         let (file, value): (&str, &[u8]) = match (self.version, frozen) {
             (Version::V2, true) => ("cgroup.freeze", b"1"),
@@ -320,20 +317,27 @@ impl Cgroup {
             (Version::V1Freezer, false) => ("freezer.state", b"THAWED"),
         };
         write_at(self.dir.as_fd(), file, value)?;
-        if frozen && self.version == Version::V1Freezer {
-            // FREEZING until every task has stopped.
-            let until = Instant::now() + Duration::from_secs(1);
-            loop {
-                if self.read("freezer.state")?.trim() == "FROZEN" {
-                    return Ok(true);
-                }
-                if Instant::now() >= until {
-                    return Ok(false);
-                }
-                thread::sleep(Duration::from_millis(1));
-            }
+        if !frozen {
+            return Ok(true);
         }
-        Ok(true)
+        // Until every task has stopped: FREEZING (v1), `frozen 0` (v2).
+        let until = Instant::now() + Duration::from_secs(1);
+        loop {
+            let done = match self.version {
+                Version::V1Freezer => self.read("freezer.state")?.trim() == "FROZEN",
+                Version::V2 => self
+                    .read("cgroup.events")?
+                    .lines()
+                    .any(|l| l.trim() == "frozen 1"),
+            };
+            if done {
+                return Ok(true);
+            }
+            if Instant::now() >= until {
+                return Ok(false);
+            }
+            thread::sleep(Duration::from_millis(1));
+        }
     }
 
     /// Freezes or thaws the job; a freeze waits until the kernel says it is

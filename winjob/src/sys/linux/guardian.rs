@@ -52,12 +52,11 @@ use std::collections::BTreeMap;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::detect::SHELL;
+use super::helper::Helper;
 use crate::error::with_context;
 
 const SCRIPT: &str = include_str!("guardian.sh");
@@ -67,41 +66,10 @@ static GUARDIAN: Mutex<Option<Guardian>> = Mutex::new(None);
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 struct Guardian {
-    process: Process,
+    process: Helper,
     stream: UnixStream,
     /// The live registrations, re-sent to a replacement guardian.
     jobs: BTreeMap<u64, String>,
-}
-
-/// The guardian's process: started by winjob's own spawn where it can
-/// (which gives a pidfd to watch), else by std's.
-enum Process {
-    Native(crate::Child),
-    Std(Child),
-}
-
-impl Process {
-    fn id(&self) -> u32 {
-        match self {
-            Process::Native(child) => child.id(),
-            Process::Std(child) => child.id(),
-        }
-    }
-
-    /// Kills and reaps it (someone else, such as a subreaper's `wait(-1)`,
-    /// may have reaped it already).
-    fn end(&mut self) {
-        match self {
-            Process::Native(child) => {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
-            Process::Std(child) => {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
-        }
-    }
 }
 
 /// How the guardian ends a job.
@@ -246,45 +214,14 @@ fn start(jobs: BTreeMap<u64, String>) -> io::Result<Guardian> {
             ),
         )
     };
-    let theirs = OwnedFd::from(theirs);
     let args = ["-c", &script, "winjob-guardian", &rmdir, &sleep];
-    // winjob's own spawn: no fork, no PATH, and a pidfd to watch. Where it
-    // is not wired up (other architectures), std's.
-    let native = {
-        use crate::os::linux::CommandExt as _;
-        let mut command = crate::Command::new(SHELL);
-        command
-            .args(args)
-            .env_clear()
-            .stdin(crate::Stdio::from(theirs.try_clone()?))
-            .stdout(crate::Stdio::null())
-            .stderr(crate::Stdio::null())
-            .process_group(0);
-        command.spawn()
-    };
-    let process = match native {
-        Ok(child) => Process::Native(child),
-        Err(e) if e.kind() == io::ErrorKind::Unsupported => Process::Std(
-            Command::new(SHELL)
-                .args(args)
-                .env_clear()
-                .stdin(Stdio::from(theirs))
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .process_group(0)
-                .spawn()
-                .map_err(context)?,
-        ),
-        Err(e) => return Err(context(e)),
-    };
+    let process = Helper::spawn(&args, OwnedFd::from(theirs), None, context)?;
     // What the buffer did not take, now that the guardian reads.
     send(&ours, cut)?;
     for line in unsent {
         send(&ours, line.as_bytes())?;
     }
-    if let Process::Native(child) = &process {
-        watch(child, process.id());
-    }
+    watch(&process);
     Ok(Guardian {
         process,
         stream: ours,
@@ -292,12 +229,12 @@ fn start(jobs: BTreeMap<u64, String>) -> io::Result<Guardian> {
     })
 }
 
-/// A thread that waits for the guardian `pid` to exit (its pidfd becomes
+/// A thread that waits for the guardian to exit (its pidfd becomes
 /// readable) and then, if it is still this process's guardian, replaces it
 /// at once. Nothing to watch without a pidfd.
-fn watch(child: &crate::Child, pid: u32) {
-    use crate::os::linux::ChildExt as _;
-    let Some(pidfd) = child.pidfd().and_then(|fd| fd.try_clone_to_owned().ok()) else {
+fn watch(guardian: &Helper) {
+    let pid = guardian.id();
+    let Some(pidfd) = guardian.pidfd().and_then(|fd| fd.try_clone_to_owned().ok()) else {
         return;
     };
     let _ = std::thread::Builder::new()

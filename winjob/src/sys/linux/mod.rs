@@ -76,6 +76,7 @@ mod cgroup;
 mod child;
 mod detect;
 mod guardian;
+mod helper;
 mod limits;
 mod monitor;
 mod parse;
@@ -162,6 +163,13 @@ impl Job {
                     "process-group mode cannot create a named job: other processes could not \
                      open it by name ({})",
                     detected.reason
+                )));
+            }
+            Mode::ProcessGroup if !detected.has_shell => {
+                return Err(unsupported(format!(
+                    "process-group mode needs {} to run the anchor that holds the job's group id \
+                     (see anchor.rs)",
+                    detect::SHELL
                 )));
             }
             Mode::ProcessGroup => Tracker::Group(Arc::new(ProcessGroup::new(common.kill_on_drop))),

@@ -155,6 +155,8 @@ pub(crate) struct Stat {
     pub(crate) stime: Option<u64>,
     /// When the process started, in clock ticks after boot (field 22).
     pub(crate) start_time: Option<u64>,
+    /// The kernel's `PF_*` flags (field 9).
+    pub(crate) flags: Option<u64>,
 }
 
 /// Parses `/proc/<pid>/stat`. The command name (field 2) is in parentheses and
@@ -166,7 +168,10 @@ pub(crate) fn stat(text: &str) -> Option<Stat> {
     let state = fields.next()?.chars().next()?;
     let ppid = fields.next()?.parse().ok()?;
     let pgid = fields.next()?.parse().ok()?;
-    let mut times = fields.skip(8).map(|f| f.parse().ok());
+    // Session, terminal, its group, then the flags (field 9).
+    let mut rest = fields.skip(3).map(|f| f.parse::<u64>().ok());
+    let flags = rest.next().flatten();
+    let mut times = rest.skip(4);
     let utime = times.next().flatten();
     let stime = times.next().flatten();
     let start_time = times.nth(6).flatten();
@@ -177,6 +182,7 @@ pub(crate) fn stat(text: &str) -> Option<Stat> {
         utime,
         stime,
         start_time,
+        flags,
     })
 }
 
@@ -282,6 +288,7 @@ mod tests {
             .unwrap();
         assert_eq!((s.utime, s.stime), (Some(250), Some(75)));
         assert_eq!(s.start_time, Some(5));
+        assert_eq!(s.flags, Some(4_194_560));
     }
 
     #[test]
@@ -296,6 +303,7 @@ mod tests {
                 utime: None,
                 stime: None,
                 start_time: None,
+                flags: Some(4_194_560),
             }
         );
         // A command name with spaces and parentheses.
@@ -309,6 +317,7 @@ mod tests {
                 utime: None,
                 stime: None,
                 start_time: None,
+                flags: None,
             }
         );
         assert_eq!(stat("77 (broken"), None);

@@ -41,8 +41,19 @@ pub(crate) struct ProcessGroup {
 
 #[derive(Debug, Default)]
 struct State {
-    /// The anchor of the current group, while the group is the job's.
+    /// The anchor of the group new members join, while it is alive.
     anchor: Option<Anchor>,
+    /// Earlier groups of the job whose anchor was killed (a `terminate`) or
+    /// died while processes were still in them: kept, each anchor a zombie
+    /// holding its group's id, until the last of those processes is reaped,
+    /// so that they are still listed and signalled.
+    retired: Vec<Anchor>,
+}
+
+impl State {
+    fn groups(&self) -> impl Iterator<Item = &Anchor> {
+        self.anchor.iter().chain(&self.retired)
+    }
 }
 
 impl ProcessGroup {
@@ -57,7 +68,7 @@ impl ProcessGroup {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The group id while the group exists.
+    /// The id of the group new members join, while it exists.
     pub(crate) fn pgid(&self) -> Option<u32> {
         let mut state = self.lock();
         refresh(&mut state);
@@ -65,10 +76,11 @@ impl ProcessGroup {
     }
 
     /// Spawns a member with `spawn(group)`, which must start the process
-    /// in process group `group`, starting the group's anchor first if the
-    /// job has no group. `EPERM` from `setpgid` (the group vanished: its
-    /// anchor was reaped by a stranger's `waitpid(-1)` and its members had
-    /// gone) is met once with a new group.
+    /// in process group `group`, starting a group (its anchor) first if the
+    /// job has none alive. An error from a group that vanished meanwhile
+    /// (its anchor reaped by a stranger's `waitpid(-1)`: `setpgid` fails
+    /// with `EPERM`) is met once with a new group; any other error is the
+    /// caller's.
     pub(crate) fn spawn_with<T>(
         &self,
         mut spawn: impl FnMut(i32) -> io::Result<T>,
@@ -82,7 +94,11 @@ impl ProcessGroup {
             match spawn(group) {
                 Err(e)
                     if !retried
-                        && e.raw_os_error() == Some(rustix::io::Errno::PERM.raw_os_error()) =>
+                        && e.raw_os_error() == Some(rustix::io::Errno::PERM.raw_os_error())
+                        && state
+                            .anchor
+                            .as_ref()
+                            .is_some_and(|a| !a.signal_group(None).unwrap_or(true)) =>
                 {
                     retried = true;
                     state.anchor = None;
@@ -92,17 +108,17 @@ impl ProcessGroup {
         }
     }
 
-    /// The group's id, with an anchor started first if there is none.
+    /// The id of the group new members join, with an anchor started first
+    /// if there is none alive.
     fn ensure_group(&self, state: &mut State) -> io::Result<i32> {
         refresh(state);
         let anchor = match state.anchor.take() {
             Some(anchor) => anchor,
             None => Anchor::start(self.kill_on_drop)?,
         };
-        let group =
-            i32::try_from(anchor.pid()).map_err(|_| io::Error::other("pid out of range"))?;
+        let group = i32::try_from(anchor.pid()).map_err(|_| io::Error::other("pid out of range"));
         state.anchor = Some(anchor);
-        Ok(group)
+        group
     }
 
     /// [`spawn_with`](Self::spawn_with) for a std `Command`: the group
@@ -124,16 +140,19 @@ impl ProcessGroup {
         })
     }
 
-    /// True if `pid` is in the group. An exited process that was not reaped
-    /// yet still is, as it is still in its cgroup in the cgroup modes.
+    /// True if `pid` is in one of the job's groups. An exited process that
+    /// was not reaped yet still is, as it is still in its cgroup in the
+    /// cgroup modes.
     pub(crate) fn contains(&self, pid: u32) -> io::Result<bool> {
         let stat = read_stat(pid)?;
         let state = self.lock();
-        let Some(anchor) = state.anchor.as_ref() else {
-            return Ok(false);
-        };
-        // Read before the check: the group existed throughout.
-        Ok(pid != anchor.pid() && stat.pgid == anchor.pid() && anchor.signal_group(None)?)
+        for anchor in state.groups() {
+            // Read before the check: the group existed throughout.
+            if pid != anchor.pid() && stat.pgid == anchor.pid() && anchor.signal_group(None)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// The live members, from a `/proc` scan confirmed afterwards: a group
@@ -142,54 +161,69 @@ impl ProcessGroup {
     pub(crate) fn pids(&self) -> io::Result<Vec<u32>> {
         let mut state = self.lock();
         refresh(&mut state);
-        let Some(anchor) = state.anchor.as_ref() else {
-            return Ok(Vec::new());
-        };
-        let found = members(anchor.pid())?;
-        if !anchor.signal_group(None)? {
+        let groups: Vec<u32> = state.groups().map(Anchor::pid).collect();
+        if groups.is_empty() {
             return Ok(Vec::new());
         }
-        Ok(found)
+        let mut found = members(&groups, false)?;
+        for anchor in state.groups() {
+            if !anchor.signal_group(None)? {
+                found.retain(|&(_, group)| group != anchor.pid());
+            }
+        }
+        Ok(found.into_iter().map(|(pid, _)| pid).collect())
     }
 
-    /// Sends `signal` to the group, the anchor included (it ignores every
-    /// signal but `SIGKILL` and `SIGSTOP`).
+    /// Sends `signal` to the job's groups, the anchors included (they ignore
+    /// every signal but `SIGKILL` and `SIGSTOP`). After a `SIGKILL` the group
+    /// has no anchor alive to guard it: it is retired, and the next spawn
+    /// starts a new one.
     pub(crate) fn kill(&self, signal: Signal) -> io::Result<()> {
-        let state = self.lock();
-        if let Some(anchor) = state.anchor.as_ref() {
-            anchor.signal_group(Some(signal))?;
+        let mut state = self.lock();
+        let mut result = Ok(());
+        for anchor in state.groups() {
+            if let Err(e) = anchor.signal_group(Some(signal)) {
+                result = Err(e);
+            }
         }
-        Ok(())
+        if signal == Signal::KILL
+            && let Some(anchor) = state.anchor.take()
+        {
+            state.retired.push(anchor);
+        }
+        result
     }
 
-    /// Polls `/proc` until no live process is in the group: every 1 ms at
-    /// first, backing off to 20 ms.
+    /// Polls `/proc` until no live process is in the job's groups: every
+    /// 1 ms at first, backing off to 20 ms.
     pub(crate) fn wait_empty(&self, deadline: Option<Instant>) -> io::Result<bool> {
         poll_until(deadline, || Ok(self.pids()?.is_empty()))
     }
 
-    /// Ends the job on drop (if kill-on-drop), then its anchor, which frees
-    /// the group's id.
+    /// Ends the job on drop (if kill-on-drop), then its anchors, which frees
+    /// the groups' ids.
     pub(crate) fn close(&self) {
         if self.kill_on_drop {
             let _ = self.kill(Signal::KILL);
             let _ = self.wait_empty(Some(Instant::now() + Duration::from_secs(5)));
         }
-        self.lock().anchor = None;
+        let mut state = self.lock();
+        state.anchor = None;
+        state.retired.clear();
     }
 }
 
-/// Lets the group go once its anchor has exited (killed by a `terminate`,
-/// or by someone else) and no member is left: the next spawn starts a new
-/// group. An anchor that died while members live stays, a zombie holding
-/// the id, so that they can still be signalled.
+/// Retires the current group once its anchor has exited (killed by someone
+/// else: a `terminate` retires it at once), and lets a retired group go once
+/// no process is left in it, zombies included (they are still members until
+/// reaped).
 fn refresh(state: &mut State) {
-    if let Some(anchor) = &state.anchor
-        && anchor.exited()
-        && members(anchor.pid()).is_ok_and(|m| m.is_empty())
-    {
-        state.anchor = None;
+    if let Some(anchor) = state.anchor.take_if(|a| a.exited()) {
+        state.retired.push(anchor);
     }
+    state.retired.retain_mut(|anchor| {
+        anchor.in_use(|group| members(&[group], true).is_ok_and(|m| !m.is_empty()))
+    });
 }
 
 fn read_stat(pid: u32) -> io::Result<parse::Stat> {
@@ -208,9 +242,10 @@ fn read_stat(pid: u32) -> io::Result<parse::Stat> {
     })
 }
 
-/// Live (non-zombie) processes whose group is `pgid`, but for its leader
-/// (the anchor), from a `/proc` scan.
-fn members(pgid: u32) -> io::Result<Vec<u32>> {
+/// The processes in any of `groups` but their leaders (the anchors), with
+/// their group, from one `/proc` scan: the live ones, and with `zombies` the
+/// exited ones not reaped yet too.
+fn members(groups: &[u32], zombies: bool) -> io::Result<Vec<(u32, u32)>> {
     let mut pids = Vec::new();
     for entry in fs::read_dir("/proc")?.flatten() {
         let Some(pid) = entry
@@ -221,12 +256,12 @@ fn members(pgid: u32) -> io::Result<Vec<u32>> {
             continue;
         };
         // Processes exit while we scan: skip what cannot be read.
-        if pid != pgid
+        if !groups.contains(&pid)
             && let Ok(stat) = read_stat(pid)
-            && stat.pgid == pgid
-            && stat.state != 'Z'
+            && groups.contains(&stat.pgid)
+            && (zombies || stat.state != 'Z')
         {
-            pids.push(pid);
+            pids.push((pid, stat.pgid));
         }
     }
     Ok(pids)
