@@ -6,7 +6,6 @@
 trap '' HUP INT QUIT TERM PIPE
 RMDIR=$1
 SLEEP=$2
-ids=''
 # Waits $1 seconds; fails (so that no loop spins) without sleep(1).
 pause() { [ -n "$SLEEP" ] && "$SLEEP" "$1" 2>/dev/null; }
 # Kills every process of cgroup $1 and of the cgroups below it.
@@ -55,13 +54,16 @@ end_job() {
     case $kind in v2) end_v2 "$arg" ;; v1) end_v1 "$arg" ;; esac
   done
 }
+# One variable a job, job_ID: each message costs the same however many jobs
+# there are. At EOF the live ones are found by their names in `set`'s list
+# (a value has no newline: names with control characters are refused).
 while IFS= read -r line; do
   case $line in
-    +*) rest=${line#+}; id=${rest%% *}; eval "job_$id=\${rest#* }"
-        case " $ids " in *" $id "*) ;; *) ids="$ids $id" ;; esac ;;
-    -*) id=${line#-}; unset "job_$id"; kept=''
-        for i in $ids; do [ "$i" = "$id" ] || kept="$kept $i"; done; ids=$kept ;;
+    +*) rest=${line#+}; eval "job_${rest%% *}=\${rest#* }" ;;
+    -*) unset "job_${line#-}" ;;
     "r "*) remove_when_empty "${line#r }" ;;
   esac
 done
-for id in $ids; do eval "end_job \"\$job_$id\""; done 2>/dev/null
+set | while IFS= read -r v; do
+  case $v in job_[0-9]*=*) eval "end_job \"\$${v%%=*}\"" ;; esac
+done 2>/dev/null
