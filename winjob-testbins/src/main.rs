@@ -213,6 +213,7 @@ fn run(args: &[&str]) -> io::Result<ExitCode> {
         ["owner-spawning", n] => owner_spawning(number(n)?),
         ["owner-emptied"] => owner_emptied(),
         ["owner-after-terminate"] => owner_after_terminate(),
+        ["owner-of-many", n] => owner_of_many(number(n)?),
         ["fork-bomb", depth] => fork_bomb(number(depth)?),
         #[cfg(target_os = "linux")]
         ["leaf-owner"] => leaf::leaf_owner(),
@@ -634,6 +635,29 @@ fn owner_emptied() -> io::Result<ExitCode> {
     let mut member = me_native().args(["exit", "0"]).spawn_in(&job)?;
     member.wait()?;
     say(&format!("gone {}", member.id()));
+    say("ready");
+    loop {
+        thread::sleep(Duration::from_secs(3600));
+    }
+}
+
+/// An owner of N kill-on-drop jobs with a member each, of which it drops
+/// every second one (killing its member): it prints the members of the jobs
+/// it keeps (`member PID`), those of the dropped ones (`dropped PID`) and
+/// `ready`, then waits to be killed.
+fn owner_of_many(n: u32) -> io::Result<ExitCode> {
+    let mut kept = Vec::new();
+    for k in 0..n {
+        let job = winjob::Job::new()?;
+        let member = me_native().args(["sleep", "600"]).spawn_in(&job)?;
+        if k % 2 == 1 {
+            drop(job);
+            say(&format!("dropped {}", member.id()));
+        } else {
+            say(&format!("member {}", member.id()));
+            kept.push(job);
+        }
+    }
     say("ready");
     loop {
         thread::sleep(Duration::from_secs(3600));

@@ -917,3 +917,27 @@ fn the_anchor_outlives_signals_to_the_group() {
         "the anchor outlived its job"
     );
 }
+
+/// An owner of many kill-on-drop jobs, some of them dropped already, is
+/// killed: every member of the jobs it still had dies (the guardian ends
+/// each job still registered, however many), and no directory is left.
+#[test]
+fn killing_an_owner_of_many_jobs_ends_each() {
+    let mut owner = start_owner(&["owner-of-many", "40"], &[]);
+    let _members = KillAll(owner.members.clone());
+    assert_eq!(owner.members.len(), 20);
+    owner.process.kill().unwrap();
+    let survivors = || -> Vec<u32> {
+        owner
+            .members
+            .iter()
+            .copied()
+            .filter(|&p| alive(p))
+            .collect()
+    };
+    assert!(
+        eventually(LONG, || survivors().is_empty()),
+        "members survived the owner: {:?}",
+        survivors()
+    );
+}
