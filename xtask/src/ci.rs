@@ -330,6 +330,9 @@ pub(crate) fn report(
         for k in &counts.known {
             println!("    known failure: {k}");
         }
+        for r in &counts.reruns {
+            println!("    rerun: {r}");
+        }
         for f in &counts.failures {
             println!("    FAILED: {f}");
         }

@@ -1,6 +1,7 @@
 //! Running commands for the harness: echo what is run, stream its output,
 //! and count the tests a cargo test run reports.
 
+use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -97,6 +98,9 @@ pub(crate) struct Counts {
     /// FAILED`), and of test binaries that failed without naming a test
     /// (cargo's `error: N targets failed:` list).
     pub(crate) failures: Vec<String>,
+    /// Test binaries that died before their harness printed anything and
+    /// were run once more, with how the rerun went.
+    pub(crate) reruns: Vec<String>,
 }
 
 impl Counts {
@@ -135,6 +139,7 @@ impl Counts {
         self.skipped.extend(other.skipped);
         self.known.extend(other.known);
         self.failures.extend(other.failures);
+        self.reruns.extend(other.reruns);
     }
 
     fn add_result_line(&mut self, line: &str) {
@@ -172,14 +177,14 @@ fn failed_test(line: &str) -> Option<&str> {
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Failed {
     pub(crate) why: String,
-    pub(crate) counts: Counts,
+    pub(crate) counts: Box<Counts>,
 }
 
 impl From<String> for Failed {
     fn from(why: String) -> Failed {
         Failed {
             why,
-            counts: Counts::default(),
+            counts: Box::default(),
         }
     }
 }
@@ -198,66 +203,165 @@ pub(crate) fn cargo_test_command() -> Command {
 /// Runs a `cargo test` command, streaming its output, and counts the tests.
 /// Fails if cargo fails or if the run executed no test at all.
 ///
+/// A test binary that failed before its harness printed its first line
+/// (`running N tests`) ran no test: under Wine a process can die inside its
+/// start-up (seen once in many runs: status 1, nothing printed). Such a
+/// target alone is run once more, and the rerun is reported; a binary that
+/// started and then failed is never rerun.
+pub(crate) fn cargo_test(command: &mut Command) -> Outcome {
+    let first = cargo_test_once(command)?;
+    if first.status.success() || first.failed_targets.is_empty() {
+        return verdict(first.status, first.counts);
+    }
+    let mut counts = first.counts;
+    let mut all_rerun_passed = true;
+    for target in &first.failed_targets {
+        let started = target_binary(target).is_none_or(|binary| first.started.contains(&binary));
+        if started {
+            all_rerun_passed = false;
+            counts.failures.push(format!("target {target}"));
+            continue;
+        }
+        let why = format!("{target} failed before its harness printed anything");
+        eprintln!("\nrerun: {why}; running it once more");
+        let mut again = retarget(command, target);
+        match cargo_test_once(&mut again) {
+            Ok(rerun) => {
+                let passed = rerun.status.success();
+                counts.reruns.push(format!(
+                    "{why}; its rerun {}",
+                    if passed { "passed" } else { "failed" }
+                ));
+                if !passed {
+                    all_rerun_passed = false;
+                    counts
+                        .failures
+                        .extend(rerun.failed_targets.iter().map(|t| format!("target {t}")));
+                }
+                counts.add(rerun.counts);
+            }
+            Err(e) => {
+                all_rerun_passed = false;
+                counts
+                    .reruns
+                    .push(format!("{why}; its rerun could not run: {e}"));
+            }
+        }
+    }
+    if all_rerun_passed && counts.failed == 0 {
+        verdict_of(true, "all reruns passed".into(), counts)
+    } else {
+        verdict(first.status, counts)
+    }
+}
+
+/// What one `cargo test` run came to.
+struct Run {
+    status: std::process::ExitStatus,
+    counts: Counts,
+    /// cargo's closing list of failed targets (`-p winjob-testbins --test
+    /// lifecycle`), if cargo printed it while its stderr was read.
+    failed_targets: Vec<String>,
+    /// The test binaries (by target name) whose harness printed `running N
+    /// tests`.
+    started: HashSet<String>,
+}
+
+/// One line from cargo: its stdout (the test binaries') or its stderr
+/// (cargo's own: `Running ...`, the failed targets).
+enum Line {
+    Out(String),
+    Err(String),
+}
+
+/// Runs a `cargo test` command once, streaming its output.
+///
 /// Done once cargo has exited, even if its output is still open. Under Wine
 /// it can be: a process killed inside `CreateProcess` can leave a process the
 /// server created but never started, which holds the handles it inherited
 /// (the test's stdout among them) until the server stops, and no Windows tool
 /// can list it. What was printed by the time cargo exited (and for a second
 /// after) is counted.
-pub(crate) fn cargo_test(command: &mut Command) -> Outcome {
+fn cargo_test_once(command: &mut Command) -> Result<Run, String> {
     show(command);
-    // `--nocapture` output and result lines arrive on stdout; cargo's own
-    // progress on stderr, which stays on the terminal.
     let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
-    // cargo's stderr stays on the terminal, but its closing list of failed
-    // targets (`error: 2 targets failed:` and one indented line each) is
-    // kept: a test binary that crashed names no failed test.
-    let stderr = child.stderr.take().expect("piped");
-    let targets = thread::spawn(move || {
-        let mut failed = Vec::new();
-        let mut in_list = false;
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            eprintln!("{line}");
-            if line.starts_with("error:") && line.contains("target") && line.ends_with("failed:") {
-                in_list = true;
-            } else if in_list && line.starts_with("    ") {
-                failed.push(line.trim().to_owned());
-            } else {
-                in_list = false;
-            }
-        }
-        failed
-    });
-    let stdout = child.stdout.take().expect("piped");
+    // Both streams into one channel, in the order they arrive: cargo prints
+    // `Running <binary>` on stderr before it starts a binary and waits for
+    // it before the next, so a `running N tests` on stdout belongs to the
+    // binary named last.
     let (sender, lines) = mpsc::channel();
+    let stdout = child.stdout.take().expect("piped");
+    let stderr = child.stderr.take().expect("piped");
+    let to_out = sender.clone();
     thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
-            if sender.send(line).is_err() {
+            if to_out.send(Line::Out(line)).is_err() {
                 break;
             }
         }
     });
-    let mut counts = Counts::default();
-    let mut take = |line: String| {
-        println!("{line}");
-        counts.add_line(&line);
+    thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if sender.send(Line::Err(line)).is_err() {
+                break;
+            }
+        }
+    });
+    let mut run = Run {
+        status: std::process::ExitStatus::default(),
+        counts: Counts::default(),
+        failed_targets: Vec::new(),
+        started: HashSet::new(),
+    };
+    let mut current: Option<String> = None;
+    let mut in_list = false;
+    let mut take = |line: Line, run: &mut Run| match line {
+        Line::Out(line) => {
+            println!("{line}");
+            let harness = line.starts_with("running ")
+                && (line.ends_with(" tests") || line.ends_with(" test"));
+            if let (true, Some(binary)) = (harness, &current) {
+                run.started.insert(binary.clone());
+            }
+            run.counts.add_line(&line);
+        }
+        Line::Err(line) => {
+            // cargo's stderr stays on the terminal; its closing list of
+            // failed targets (`error: 2 targets failed:` and one indented
+            // line each) is kept: a crashed binary names no failed test.
+            eprintln!("{line}");
+            let trimmed = line.trim_start();
+            if let Some(rest) = trimmed.strip_prefix("Running ") {
+                current = running_binary(rest);
+            } else if trimmed.starts_with("Doc-tests ") {
+                current = None;
+            }
+            if line.starts_with("error:") && line.contains("target") && line.ends_with("failed:") {
+                in_list = true;
+            } else if in_list && line.starts_with("    ") {
+                run.failed_targets
+                    .push(line.trim().trim_matches('`').to_owned());
+            } else {
+                in_list = false;
+            }
+        }
     };
     let status = loop {
         match lines.recv_timeout(Duration::from_millis(200)) {
-            Ok(line) => take(line),
+            Ok(line) => take(line, &mut run),
             Err(mpsc::RecvTimeoutError::Disconnected) => break child.wait(),
             Err(mpsc::RecvTimeoutError::Timeout) => match child.try_wait() {
                 Ok(Some(status)) => {
                     // Cargo is gone: take what is still buffered, briefly.
                     while let Ok(line) = lines.recv_timeout(Duration::from_secs(1)) {
-                        take(line);
+                        take(line, &mut run);
                     }
                     break Ok(status);
                 }
@@ -267,36 +371,93 @@ pub(crate) fn cargo_test(command: &mut Command) -> Outcome {
         }
     }
     .map_err(|e| format!("cannot wait for cargo: {e}"))?;
-    // Like stdout, cargo's stderr may be held open by a process Wine never
-    // started: take the list only if it is complete.
-    let waited = std::time::Instant::now();
-    while !targets.is_finished() && waited.elapsed() < Duration::from_secs(1) {
-        thread::sleep(Duration::from_millis(10));
+    run.status = status;
+    Ok(run)
+}
+
+/// The target name of the binary in cargo's `Running tests/x.rs
+/// (target/debug/deps/x-0123abcd)`: `x`, with `-` as `_`.
+fn running_binary(rest: &str) -> Option<String> {
+    let path = rest.rsplit_once('(')?.1.strip_suffix(')')?;
+    let file = Path::new(path).file_stem()?.to_str()?;
+    let (name, _hash) = file.rsplit_once('-')?;
+    Some(name.replace('-', "_"))
+}
+
+/// The binary a failed target of cargo's list runs: `-p pkg --test x` is
+/// `x`, `-p pkg --lib` is `pkg`, `-p pkg --bin x` is `x` (with `-` as `_`);
+/// `None` for what this cannot tell (doc tests).
+fn target_binary(target: &str) -> Option<String> {
+    let words: Vec<&str> = target.split_whitespace().collect();
+    let after = |flag: &str| {
+        words
+            .iter()
+            .position(|w| *w == flag)
+            .and_then(|i| words.get(i + 1))
+            .map(|w| w.replace('-', "_"))
+    };
+    if words.contains(&"--doc") {
+        None
+    } else if words.contains(&"--lib") {
+        after("-p")
+    } else {
+        after("--test").or_else(|| after("--bin"))
     }
-    if targets.is_finished() {
-        for target in targets.join().unwrap_or_default() {
-            counts.failures.push(format!("target {target}"));
+}
+
+/// The same command restricted to one target of cargo's list: the packages
+/// and targets it named are replaced by the target's own words.
+fn retarget(command: &Command, target: &str) -> Command {
+    let mut again = Command::new(command.get_program());
+    if let Some(dir) = command.get_current_dir() {
+        again.current_dir(dir);
+    }
+    for (key, value) in command.get_envs() {
+        match value {
+            Some(value) => again.env(key, value),
+            None => again.env_remove(key),
+        };
+    }
+    let args: Vec<&OsStr> = command.get_args().collect();
+    let split = args.iter().position(|a| *a == "--").unwrap_or(args.len());
+    let mut i = 0;
+    while i < split {
+        let arg = args[i];
+        if arg == "-p" || arg == "--package" || arg == "--test" || arg == "--bin" {
+            i += 2;
+            continue;
         }
+        if arg != "--lib" && arg != "--tests" && arg != "--doc" {
+            again.arg(arg);
+        }
+        i += 1;
     }
-    verdict(status, counts)
+    again.args(target.split_whitespace());
+    again.args(&args[split..]);
+    again
 }
 
 /// A `cargo test` run's verdict: its counts, or why it failed (cargo
 /// failed, or no test ran at all).
 fn verdict(status: std::process::ExitStatus, counts: Counts) -> Outcome {
-    if !status.success() {
+    verdict_of(status.success(), status.to_string(), counts)
+}
+
+/// A verdict: `success` as cargo's status (or the reruns) gave it.
+fn verdict_of(success: bool, status: String, counts: Counts) -> Outcome {
+    if !success {
         return Err(Failed {
             why: format!(
                 "tests failed ({} passed, {} failed): {status}",
                 counts.passed, counts.failed
             ),
-            counts,
+            counts: Box::new(counts),
         });
     }
     if counts.passed == 0 {
         return Err(Failed {
             why: "the run executed no test".into(),
-            counts,
+            counts: Box::new(counts),
         });
     }
     Ok(counts)
@@ -338,5 +499,67 @@ mod tests {
         );
         assert_eq!((c.passed, c.failed, c.ignored), (2, 0, 0));
         assert_eq!(c.skipped, ["t1: no memory controller"]);
+    }
+
+    #[test]
+    fn a_failed_target_is_matched_to_its_binary() {
+        assert_eq!(
+            running_binary("tests/lifecycle.rs (target/x/debug/deps/lifecycle-0123abcd.exe)"),
+            Some("lifecycle".into())
+        );
+        assert_eq!(
+            running_binary("unittests src/lib.rs (target/debug/deps/winjob_cli-55aa)"),
+            Some("winjob_cli".into())
+        );
+        assert_eq!(
+            target_binary("-p winjob-testbins --test lifecycle"),
+            Some("lifecycle".into())
+        );
+        assert_eq!(
+            target_binary("-p winjob-cli --lib"),
+            Some("winjob_cli".into())
+        );
+        assert_eq!(target_binary("-p winjob --bin a-b"), Some("a_b".into()));
+        assert_eq!(target_binary("-p winjob --doc"), None);
+    }
+
+    #[test]
+    fn a_rerun_runs_only_the_failed_target() {
+        let mut command = Command::new("cargo");
+        command
+            .args(["test", "--no-fail-fast", "--target", "t", "-p", "winjob"])
+            .args([
+                "-p",
+                "winjob-testbins",
+                "--all-features",
+                "--",
+                "--show-output",
+                "f",
+            ])
+            .env("WINJOB_MODE", "m");
+        let again = retarget(&command, "-p winjob-testbins --test lifecycle");
+        let args: Vec<_> = again.get_args().map(|a| a.to_str().unwrap()).collect();
+        assert_eq!(
+            args,
+            [
+                "test",
+                "--no-fail-fast",
+                "--target",
+                "t",
+                "--all-features",
+                "-p",
+                "winjob-testbins",
+                "--test",
+                "lifecycle",
+                "--",
+                "--show-output",
+                "f"
+            ]
+        );
+        assert!(
+            again
+                .get_envs()
+                .any(|(k, v)| k == "WINJOB_MODE" && v == Some("m".as_ref()))
+        );
     }
 }

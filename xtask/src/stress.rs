@@ -125,7 +125,7 @@ pub(crate) fn linux(full: bool) -> Outcome {
             Ok(counts) => total.add(counts),
             Err(Failed { why, counts }) => {
                 failures.push(format!("{mode}: {why}"));
-                total.add(counts);
+                total.add(*counts);
             }
         }
     }
@@ -134,7 +134,7 @@ pub(crate) fn linux(full: bool) -> Outcome {
     } else {
         Err(Failed {
             why: failures.join("; "),
-            counts: total,
+            counts: Box::new(total),
         })
     }
 }

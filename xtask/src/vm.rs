@@ -849,7 +849,7 @@ fn verdict(console: &str, tests: &Tests) -> Outcome {
                 total.passed,
                 total.failed
             ),
-            counts: total,
+            counts: Box::new(total),
         })
     }
 }
