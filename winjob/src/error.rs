@@ -25,7 +25,35 @@ pub(crate) fn unsupported(message: impl Display) -> io::Error {
 }
 
 /// Wraps an OS error with context, keeping its kind (and so its meaning to
-/// callers that match on `kind()`), and the raw OS code in the message.
+/// callers that match on `kind()`), the raw OS code in the message, and the
+/// original error as the wrapper's `source()`, where its `raw_os_error()`
+/// can still be read.
 pub(crate) fn with_context(error: io::Error, context: impl Display) -> io::Error {
-    io::Error::new(error.kind(), format!("{context}: {error}"))
+    let kind = error.kind();
+    io::Error::new(
+        kind,
+        Context {
+            message: format!("{context}: {error}"),
+            source: error,
+        },
+    )
+}
+
+/// An OS error and what was being done.
+#[derive(Debug)]
+struct Context {
+    message: String,
+    source: io::Error,
+}
+
+impl Display for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Context {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
 }
