@@ -298,9 +298,9 @@ fn the_stream_works_under_two_executors() {
     assert_eq!(shape(&with_futures), shape(&with_pollster));
 }
 
-/// The monitor thread exists while events are watched and is gone (joined)
-/// once the job is dropped. Counted in a helper process, where no other test
-/// runs threads.
+/// Twenty watched jobs share one event engine: at most one thread more than
+/// before any was watched, and none left once they are dropped. Counted in a
+/// helper process, where no other test runs threads.
 #[cfg(target_os = "linux")]
 #[test]
 fn no_thread_is_left_after_the_job() {
@@ -312,7 +312,10 @@ fn no_thread_is_left_after_the_job() {
     let watching = threads(&lines);
     assert_eq!(lines.value("ended", LONG).as_deref(), Some("true"));
     let after = threads(&lines);
-    assert_eq!(watching, before + 1, "one monitor thread per watched job");
-    assert_eq!(after, before, "the monitor thread outlived the job");
+    assert!(
+        watching <= before + 1,
+        "{watching} threads while 20 jobs are watched, {before} before: one engine for all expected"
+    );
+    assert_eq!(after, before, "a thread outlived the watched jobs");
     assert!(child.wait().unwrap().success());
 }

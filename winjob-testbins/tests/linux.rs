@@ -204,7 +204,12 @@ fn a_spawn_into_a_removed_cgroup_fails_and_runs_nothing() {
     command.args(["-c", &format!("touch {}", marker.display())]);
     let e = job.spawn(&mut command).unwrap_err();
     println!("spawn into a removed cgroup: {e}");
-    assert_eq!(e.raw_os_error(), Some(19), "ENODEV expected: {e}");
+    // ENOENT opening the directory's cgroup.procs, or ENODEV from the move
+    // itself (the directory went between the two).
+    assert!(
+        matches!(e.raw_os_error(), Some(2 | 19)),
+        "ENOENT or ENODEV expected: {e}"
+    );
     assert!(!marker.exists(), "the program ran outside the job");
 }
 

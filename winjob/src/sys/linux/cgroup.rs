@@ -9,7 +9,7 @@
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -52,8 +52,6 @@ pub(crate) struct Cgroup {
     /// The path as `/proc/<pid>/cgroup` shows it, for membership tests.
     pub(crate) cgroup_path: String,
     pub(crate) dir: OwnedFd,
-    /// `cgroup.procs`, open for writing; shared with spawn closures.
-    pub(crate) procs: Arc<OwnedFd>,
     /// cgroup v1 only: the processes the job took in, by pid and start time
     /// (see [`Cgroup::took_in`]).
     taken_in: Mutex<TakenIn>,
@@ -112,27 +110,38 @@ impl Cgroup {
             )),
             e => with_context(e.into(), format!("cannot open {}", path.display())),
         })?;
-        let procs = rustix::fs::openat(
-            &dir,
-            "cgroup.procs",
-            OFlags::WRONLY | OFlags::CLOEXEC,
-            FileMode::empty(),
-        )
-        .map_err(|e| {
-            with_context(
-                e.into(),
-                format!("cannot open {}/cgroup.procs", path.display()),
-            )
-        })?;
         let cgroup_path = super::detect::cgroup_path_of(root, &path);
-        Ok(Cgroup {
+        let cgroup = Cgroup {
             version,
             path,
             cgroup_path,
             dir,
-            procs: Arc::new(procs),
             taken_in: Mutex::new(TakenIn::default()),
-        })
+        };
+        // Whether processes can be moved in is told now, not at the first
+        // spawn; the file is opened again for each (a job holds one
+        // descriptor, its directory).
+        drop(cgroup.open_procs().map_err(|e| {
+            with_context(
+                e,
+                format!("cannot open {}/cgroup.procs", cgroup.path.display()),
+            )
+        })?);
+        Ok(cgroup)
+    }
+
+    /// `cgroup.procs`, open for writing (a spawn holds it while it moves
+    /// its child in).
+    pub(crate) fn open_procs(&self) -> io::Result<OwnedFd> {
+        rustix::fs::openat(
+            &self.dir,
+            "cgroup.procs",
+            OFlags::WRONLY | OFlags::CLOEXEC,
+            FileMode::empty(),
+        )
+        // The OS's own error (the directory may be gone: `ENOENT`), named
+        // only when it is the descriptor limit.
+        .map_err(|e| super::engine::descriptor_error(e.into(), "a job's cgroup.procs"))
     }
 
     /// Remembers `pid`, a process this job just took in (cgroup v1 only; see
@@ -166,7 +175,8 @@ impl Cgroup {
     /// Writes `pid` (0 = the writer) to `cgroup.procs`.
     pub(crate) fn write_pid(&self, pid: u32) -> io::Result<()> {
         let text = pid.to_string();
-        rustix::io::write(&*self.procs, text.as_bytes())
+        let procs = self.open_procs()?;
+        rustix::io::write(&procs, text.as_bytes())
             .map(drop)
             .map_err(|e| match e {
                 rustix::io::Errno::SRCH => not_found(format!(

@@ -67,6 +67,8 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 struct Guardian {
     process: Helper,
+    /// The engine's action that replaces the guardian when it exits.
+    _watch: Option<super::engine::WhenReadable>,
     stream: UnixStream,
     /// The live registrations, re-sent to a replacement guardian.
     jobs: BTreeMap<u64, String>,
@@ -221,43 +223,33 @@ fn start(jobs: BTreeMap<u64, String>) -> io::Result<Guardian> {
     for line in unsent {
         send(&ours, line.as_bytes())?;
     }
-    watch(&process);
+    let watch = watch(&process);
     Ok(Guardian {
+        _watch: watch,
         process,
         stream: ours,
         jobs,
     })
 }
 
-/// A thread that waits for the guardian to exit (its pidfd becomes
-/// readable) and then, if it is still this process's guardian, replaces it
-/// at once. Nothing to watch without a pidfd.
-fn watch(guardian: &Helper) {
+/// Asks the event engine to replace the guardian at once when it exits (its
+/// pidfd becomes readable), if it is still this process's guardian then.
+/// Nothing to watch without a pidfd; if the engine cannot take it, the next
+/// registration notices the guardian is gone.
+fn watch(guardian: &Helper) -> Option<super::engine::WhenReadable> {
     let pid = guardian.id();
-    let Some(pidfd) = guardian.pidfd().and_then(|fd| fd.try_clone_to_owned().ok()) else {
-        return;
-    };
-    let _ = std::thread::Builder::new()
-        .name("winjob-guardian-watch".into())
-        .spawn(move || {
-            loop {
-                let mut fds = [rustix::event::PollFd::new(
-                    &pidfd,
-                    rustix::event::PollFlags::IN,
-                )];
-                match rustix::event::poll(&mut fds, None) {
-                    Ok(_) if !fds[0].revents().is_empty() => break,
-                    Ok(_) | Err(rustix::io::Errno::INTR) => {}
-                    Err(_) => return,
-                }
-            }
-            let mut guard = GUARDIAN.lock().unwrap_or_else(|e| e.into_inner());
-            if guard.as_ref().is_some_and(|g| g.process.id() == pid) {
-                // Best effort: a failure here is met again, and reported, at
-                // the next registration.
-                let _ = replace(&mut guard);
-            }
-        });
+    let pidfd = guardian
+        .pidfd()
+        .and_then(|fd| fd.try_clone_to_owned().ok())?;
+    super::engine::when_readable(pidfd, move || {
+        let mut guard = GUARDIAN.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.as_ref().is_some_and(|g| g.process.id() == pid) {
+            // Best effort: a failure here is met again, and reported, at
+            // the next registration.
+            let _ = replace(&mut guard);
+        }
+    })
+    .ok()
 }
 
 /// Writes all of `bytes` without raising `SIGPIPE` if the guardian is gone.

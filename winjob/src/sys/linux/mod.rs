@@ -39,13 +39,15 @@
 //! **Limits** ([`limits`], [`watchdog`]): job-wide limits are controller files
 //! of the job's v2 directory, or of a directory of the same name in the v1
 //! hierarchy of the controller (hybrid hosts); per-process limits are set in
-//! the child before `execve` ([`spawn`]); the job CPU time is watched by a
-//! thread. A limit that cannot be enforced is refused before anything
+//! the child before `execve` ([`spawn`]); the job CPU time is a budget the
+//! event engine checks. A limit that cannot be enforced is refused before anything
 //! changes.
 //!
-//! **Events and accounting** ([`monitor`], [`accounting`]): a thread per
-//! watched job on the proc connector, `cgroup.events` and the controllers'
-//! event files; accounting reads the cgroup files into stack buffers.
+//! **Events and accounting** ([`engine`], [`monitor`], [`accounting`]): one
+//! thread per process waits for every watched job on one proc-connector
+//! socket ([`connector`]), each job's `cgroup.events` and controllers' event
+//! files, and one timer heap; accounting reads the cgroup files into stack
+//! buffers.
 //!
 //! # Known gaps
 //!
@@ -74,7 +76,9 @@ mod accounting;
 mod anchor;
 mod cgroup;
 mod child;
+mod connector;
 mod detect;
+mod engine;
 mod guardian;
 mod helper;
 mod limits;
@@ -317,7 +321,8 @@ impl Job {
         let settings = self.lock_limits().spawn_settings();
         let child = match &self.tracker {
             Tracker::Cgroup { cgroup, .. } => {
-                let _armed = spawn::hook::prepare(command, Some(cgroup.procs.clone()), settings);
+                let procs = Arc::new(cgroup.open_procs()?);
+                let _armed = spawn::hook::prepare(command, Some(procs), settings);
                 command.spawn()?
             }
             Tracker::Group(group) => {
@@ -335,15 +340,18 @@ impl Job {
     ) -> io::Result<crate::child::Spawned> {
         let settings = self.lock_limits().spawn_settings();
         let spawned = match &self.tracker {
-            Tracker::Cgroup { cgroup, .. } => spawn::spawn(
-                command,
-                Placement {
-                    cgroup: (cgroup.version == Version::V2).then(|| cgroup.dir_fd()),
-                    cgroup_procs: Some(cgroup.procs.as_fd()),
-                    settings: Some(settings),
-                    ..Placement::default()
-                },
-            )?,
+            Tracker::Cgroup { cgroup, .. } => {
+                let procs = cgroup.open_procs()?;
+                spawn::spawn(
+                    command,
+                    Placement {
+                        cgroup: (cgroup.version == Version::V2).then(|| cgroup.dir_fd()),
+                        cgroup_procs: Some(procs.as_fd()),
+                        settings: Some(settings),
+                        ..Placement::default()
+                    },
+                )?
+            }
             Tracker::Group(group) => {
                 if command.os.process_group.is_some() || command.os.new_session {
                     return Err(invalid_input(

@@ -1,29 +1,32 @@
-//! The job CPU time limit on Linux: a watchdog thread over `cpu.stat`.
+//! The job CPU time limit on Linux: a budget the event engine checks.
 //!
 //! Windows ends a job whose processes used up `PerJobUserTimeLimit` of
 //! user-mode time, and posts `JOB_OBJECT_MSG_END_OF_JOB_TIME`. Linux has no
-//! such limit, so one thread per limited job reads the job's user time and,
-//! when the budget is spent, kills the job (`cgroup.kill`, or freeze-kill-thaw
-//! in v1) and sends `Event::EndOfJobTime`. The user time of a v2 job is
-//! `user_usec` in its `cpu.stat` (there without any controller, exited
-//! processes included); a v1 freezer job has none, so its processes also join
-//! a directory of the v1 `cpuacct` hierarchy, whose `cpuacct.usage_user`
+//! such limit, so the process's event engine ([`engine`])
+//! reads the job's user time on a timer and, when the budget is spent, sends
+//! `Event::EndOfJobTime` and kills the job (`cgroup.kill`, or
+//! freeze-kill-thaw in v1, on a short-lived thread of its own so that the
+//! engine does not wait for it). The user time of a v2 job is `user_usec`
+//! in its `cpu.stat` (there without any controller, exited processes
+//! included); a v1 freezer job has none, so its processes also join a
+//! directory of the v1 `cpuacct` hierarchy, whose `cpuacct.usage_user`
 //! (nanoseconds; `cpuacct.stat` in clock ticks on kernels before 4.7) counts
 //! them.
 //!
 //! The budget counts from the moment the limit is set (as Windows does unless
-//! `PRESERVE_JOB_TIME` is given). The thread sleeps for the time the rest of
-//! the budget would take with every CPU busy, at most a second: the job can
-//! overrun by at most one such interval's check latency, and an idle job costs
-//! one wake-up a second. Dropping the watchdog wakes and joins the thread.
+//! `PRESERVE_JOB_TIME` is given). The next check comes after the time the
+//! rest of the budget would take with every CPU busy, at most a second: the
+//! job can overrun by at most one such interval's check latency, and an idle
+//! job costs one check a second. Dropping the watchdog removes the budget
+//! from the engine.
 
 use std::io;
 use std::path::PathBuf;
-use std::sync::{Arc, Condvar, Mutex};
-use std::thread::{self, JoinHandle};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::cgroup::Cgroup;
+use super::engine::{self, Engine, Key};
 use crate::event::{Broadcaster, Event};
 
 /// Where a job's user time is counted.
@@ -35,10 +38,11 @@ pub(crate) enum CpuCounter {
     Cpuacct(PathBuf),
 }
 
+/// A job's CPU time budget in the engine; removed when dropped.
 #[derive(Debug)]
 pub(crate) struct Watchdog {
-    stop: Arc<(Mutex<bool>, Condvar)>,
-    thread: Option<JoinHandle<()>>,
+    engine: Arc<Engine>,
+    key: Key,
 }
 
 impl Watchdog {
@@ -51,65 +55,67 @@ impl Watchdog {
         broadcaster: Arc<Broadcaster>,
     ) -> io::Result<Watchdog> {
         let start = user_time(&cgroup, &counter)?;
-        let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let thread = {
-            let stop = Arc::clone(&stop);
-            thread::Builder::new()
-                .name("winjob-cpu-time".into())
-                .stack_size(64 * 1024)
-                .spawn(move || {
-                    watch(&cgroup, &counter, start + budget, cpus, &stop, &broadcaster);
-                })?
-        };
-        Ok(Watchdog {
-            stop,
-            thread: Some(thread),
-        })
+        let engine = engine::get()?;
+        let key = engine.add_budget(
+            Budget {
+                cgroup,
+                counter,
+                end: start + budget,
+                cpus: u32::try_from(cpus).unwrap_or(1),
+                broadcaster,
+            },
+            Duration::ZERO,
+        );
+        Ok(Watchdog { engine, key })
     }
 }
 
 impl Drop for Watchdog {
     fn drop(&mut self) {
-        let (stopped, wake) = &*self.stop;
-        *stopped.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        wake.notify_all();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        self.engine.remove_budget(self.key);
     }
 }
 
-fn watch(
-    cgroup: &Cgroup,
-    counter: &CpuCounter,
+/// What the engine checks for one job CPU time limit.
+#[derive(Debug)]
+pub(crate) struct Budget {
+    cgroup: Arc<Cgroup>,
+    counter: CpuCounter,
     end: Duration,
-    cpus: usize,
-    stop: &(Mutex<bool>, Condvar),
-    broadcaster: &Broadcaster,
-) {
-    let (stopped, wake) = stop;
-    let mut guard = stopped.lock().unwrap_or_else(|e| e.into_inner());
-    loop {
-        if *guard {
-            return;
+    cpus: u32,
+    broadcaster: Arc<Broadcaster>,
+}
+
+impl Budget {
+    /// Checks the job's user time: `Some(pause)` until the next check, or
+    /// `None` once the budget is spent (the job is being killed) or its time
+    /// can no longer be read.
+    pub(crate) fn check(&mut self) -> Option<Duration> {
+        let used = user_time(&self.cgroup, &self.counter).ok()?;
+        if used < self.end {
+            return Some(
+                ((self.end - used) / self.cpus.max(1))
+                    .clamp(Duration::from_millis(10), Duration::from_secs(1)),
+            );
         }
-        let Ok(used) = user_time(cgroup, counter) else {
-            return;
-        };
-        if used >= end {
-            // The event first, so that it precedes the exits and `Empty`
-            // (a v1 kill freezes and thaws, which takes a while).
-            broadcaster.send(&Event::EndOfJobTime);
+        // The event first, so that it precedes the exits and `Empty` (a v1
+        // kill freezes and thaws, which takes a while).
+        self.broadcaster.send(&Event::EndOfJobTime);
+        let cgroup = Arc::clone(&self.cgroup);
+        let kill = move || {
             let _ = cgroup.kill();
-            return;
+        };
+        if std::thread::Builder::new()
+            .name("winjob-cpu-time".into())
+            .stack_size(64 * 1024)
+            .spawn(kill)
+            .is_err()
+        {
+            // No thread: the engine waits for the kill itself.
+            let _ = self.cgroup.kill();
         }
-        let pause = ((end - used) / u32::try_from(cpus).unwrap_or(1))
-            .clamp(Duration::from_millis(10), Duration::from_secs(1));
-        guard = wake
-            .wait_timeout(guard, pause)
-            .unwrap_or_else(|e| e.into_inner())
-            .0;
+        None
     }
 }
 
