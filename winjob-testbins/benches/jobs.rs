@@ -80,6 +80,16 @@
 //! 5. **Member list**: `Job::pids` of the job of each tree of 2 (the first
 //!    trial), before the kill; the largest is the figure.
 //!
+//! 6. **Many watched jobs**: N jobs alive (10, 100, 1 000, 10 000; 10 and
+//!    100 under Wine), each with `events()`; at each size, one more job is
+//!    created, watched and dropped, timed per step, with the process's
+//!    threads and descriptors. The per-job cost is compared with the first
+//!    size's in the same run. Then, with 1 000 of them still watched, a fork
+//!    storm of 10 000 `/bin/true` from one shell in a job nobody watches: the
+//!    event engine's CPU time (`/proc/self/task/*/schedstat` of its thread)
+//!    against the storm's own (that job's accounting). Linux only for the
+//!    storm. The bench raises its descriptor limit as far as it may.
+//!
 //! Under Wine every count is smaller (process creation there costs tens of
 //! ms), and the counts used are in the results. Wine's transient
 //! `ERROR_INTERNAL_ERROR` (1359) from `CreateProcess` is retried and counted.
@@ -88,7 +98,9 @@
 //! there), `WINJOB_BENCH_PAIRS`, `WINJOB_BENCH_SPORADIC`,
 //! `WINJOB_BENCH_TREES` (sizes, comma-separated), `WINJOB_BENCH_TRIALS`,
 //! `WINJOB_BENCH_EVENTS`, `WINJOB_BENCH_CLI` (rounds of the `winjob run`
-//! comparison), `WINJOB_BENCH_ONLY=spawn` (the spawn series and the command)
+//! comparison), `WINJOB_BENCH_ONLY=spawn` (the spawn series and the command),
+//! `WINJOB_BENCH_ONLY=many` (section 6 alone), `WINJOB_BENCH_MANY` (sizes),
+//! `WINJOB_BENCH_MANY_ROUNDS`, `WINJOB_BENCH_STORM`, `WINJOB_BENCH_STORM_JOBS`
 //! (to shorten a run while working on it).
 
 use std::alloc::System;
@@ -178,6 +190,13 @@ struct Config {
     pids_calls: usize,
     /// Rounds of the `winjob run` comparison.
     cli_rounds: usize,
+    /// Sizes of the many-jobs series (jobs alive, each watched).
+    many: Vec<usize>,
+    /// Create + watch + drop rounds at each size.
+    many_rounds: usize,
+    /// Processes of the fork storm, and how many watched jobs see it.
+    storm: usize,
+    storm_jobs: usize,
 }
 
 impl Config {
@@ -211,6 +230,19 @@ impl Config {
             accounting_calls: if wine { 2000 } else { 5000 },
             pids_calls: if wine { 30 } else { 200 },
             cli_rounds: number("WINJOB_BENCH_CLI", if wine { 40 } else { 200 }),
+            many: std::env::var("WINJOB_BENCH_MANY")
+                .ok()
+                .map(|v| v.split(',').filter_map(|s| s.trim().parse().ok()).collect())
+                .unwrap_or_else(|| {
+                    if wine {
+                        vec![10, 100]
+                    } else {
+                        vec![10, 100, 1000, 10_000]
+                    }
+                }),
+            many_rounds: number("WINJOB_BENCH_MANY_ROUNDS", if wine { 50 } else { 300 }),
+            storm: number("WINJOB_BENCH_STORM", 10_000),
+            storm_jobs: number("WINJOB_BENCH_STORM_JOBS", 1000),
         }
     }
 
@@ -249,7 +281,18 @@ fn bench() -> io::Result<Value> {
     let started = Instant::now();
     // First, while no other thread of this process runs: the allocation count
     // is process-wide.
-    let only_spawn = std::env::var("WINJOB_BENCH_ONLY").is_ok_and(|v| v == "spawn");
+    let only = std::env::var("WINJOB_BENCH_ONLY").unwrap_or_default();
+    if only == "many" {
+        return Ok(json!({
+            "platform": std::env::consts::OS,
+            "under_wine": config.wine,
+            "mode": caps.mode.as_str(),
+            "mode_reason": caps.reason,
+            "many": many_jobs(&config)?,
+            "seconds": started.elapsed().as_secs(),
+        }));
+    }
+    let only_spawn = only == "spawn";
     // The parts other than the spawn series, unless those are all that is asked.
     let unless_only_spawn = |measure: fn(&Config) -> io::Result<Value>| {
         if only_spawn {
@@ -266,6 +309,7 @@ fn bench() -> io::Result<Value> {
     let migration = unless_only_spawn(migration)?;
     let events = unless_only_spawn(event_latency)?;
     let kill = unless_only_spawn(kill_trees)?;
+    let many = unless_only_spawn(many_jobs)?;
     Ok(json!({
         "platform": std::env::consts::OS,
         "under_wine": config.wine,
@@ -278,6 +322,7 @@ fn bench() -> io::Result<Value> {
         "kill": kill,
         "accounting": accounting,
         "events": events,
+        "many": many,
         "wine_spawn_retries": RETRIES.load(Ordering::Relaxed),
         "seconds": started.elapsed().as_secs(),
     }))
@@ -1566,6 +1611,158 @@ fn event_latency(config: &Config) -> io::Result<Value> {
 }
 
 // ---------------------------------------------------------------------------
+// 6. Many watched jobs
+
+/// Threads and open descriptors of this process (Linux: from `/proc`).
+fn threads_and_fds() -> (Option<u64>, Option<u64>) {
+    let threads = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Threads:"))
+                .and_then(|v| v.trim().parse().ok())
+        });
+    let fds = std::fs::read_dir("/proc/self/fd")
+        .ok()
+        .map(|d| d.count() as u64);
+    (threads, fds)
+}
+
+/// Raises this process's descriptor limit as far as it may (root may raise
+/// the hard limit too): 10 000 watched jobs hold up to 4 descriptors each.
+#[cfg(target_os = "linux")]
+fn raise_nofile() -> Option<u64> {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let wanted = 200_000;
+    let now = getrlimit(Resource::Nofile);
+    let hard = now.maximum.unwrap_or(wanted);
+    let raised = Rlimit {
+        current: Some(wanted.max(hard)),
+        maximum: Some(wanted.max(hard)),
+    };
+    if setrlimit(Resource::Nofile, raised).is_err() {
+        let _ = setrlimit(
+            Resource::Nofile,
+            Rlimit {
+                current: Some(hard),
+                maximum: now.maximum,
+            },
+        );
+    }
+    getrlimit(Resource::Nofile).current
+}
+
+#[cfg(not(target_os = "linux"))]
+fn raise_nofile() -> Option<u64> {
+    None
+}
+
+/// CPU time this process's event engine thread (`winjob-events`) has used,
+/// from `/proc/self/task/*/schedstat` (nanoseconds on a CPU).
+fn engine_cpu() -> Option<Duration> {
+    for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.trim() == "winjob-events" {
+            let stat = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
+            let ns: u64 = stat.split_whitespace().next()?.parse().ok()?;
+            return Some(Duration::from_nanos(ns));
+        }
+    }
+    None
+}
+
+/// Section 6: jobs alive at once, each watched: the cost of one more job
+/// (create, `events()`, drop) at each size, threads and descriptors; then a
+/// fork storm outside every job while some are watched.
+fn many_jobs(config: &Config) -> io::Result<Value> {
+    let limit = raise_nofile();
+    let mut alive: Vec<(Job, winjob::Events)> = Vec::new();
+    let mut sizes = Vec::new();
+    let mut base: Option<(f64, f64)> = None;
+    for &size in &config.many {
+        let build = Instant::now();
+        let built = size.saturating_sub(alive.len());
+        while alive.len() < size {
+            let job = Job::new()?;
+            let events = job.events()?;
+            alive.push((job, events));
+        }
+        let build = build.elapsed();
+        let (threads, fds) = threads_and_fds();
+        let (mut create, mut drop_) = (Vec::new(), Vec::new());
+        for _ in 0..config.many_rounds {
+            let started = Instant::now();
+            let job = Job::new()?;
+            let events = job.events()?;
+            let created = started.elapsed();
+            let started = Instant::now();
+            drop(events);
+            drop(job);
+            drop_.push(micros(started.elapsed()));
+            create.push(micros(created));
+        }
+        let (create, drop_) = (stats(&create), stats(&drop_));
+        let per_job = median_of(&create).unwrap_or(0.0) + median_of(&drop_).unwrap_or(0.0);
+        let drop_median = median_of(&drop_).unwrap_or(0.0);
+        let (base_total, _) = *base.get_or_insert((per_job, drop_median));
+        sizes.push(json!({
+            "jobs": size,
+            "create_watch": create,
+            "drop": drop_,
+            "per_job_us": per_job,
+            "against_first": if base_total > 0.0 { json!(per_job / base_total) } else { Value::Null },
+            "build_per_job_us": if built > 0 { json!(micros(build) / built as f64) } else { Value::Null },
+            "threads": threads,
+            "fds": fds,
+        }));
+    }
+    // The storm: `storm` processes forked one after another, in a job that
+    // is not watched (so outside every watched job, and counted: its
+    // accounting has the CPU time of every one), while `storm_jobs` jobs
+    // are watched.
+    alive.truncate(config.storm_jobs);
+    let storm = if cfg!(target_os = "linux") && alive.len() == config.storm_jobs {
+        let storm_job = Job::new()?;
+        let script = format!(
+            "i=0; while [ $i -lt {} ]; do /bin/true; i=$((i+1)); done",
+            config.storm
+        );
+        let engine_before = engine_cpu();
+        let started = Instant::now();
+        let status = winjob::Command::new("/bin/sh")
+            .args(["-c", &script])
+            .status_in(&storm_job)?;
+        let wall = started.elapsed();
+        succeeded(status, "the fork storm")?;
+        // The last exits' messages reach the engine a little after.
+        thread::sleep(Duration::from_millis(200));
+        let engine = engine_cpu()
+            .zip(engine_before)
+            .map(|(after, before)| after.saturating_sub(before));
+        let accounting = storm_job.accounting()?;
+        let storm_cpu =
+            accounting.user_time.unwrap_or_default() + accounting.kernel_time.unwrap_or_default();
+        json!({
+            "processes": config.storm,
+            "watched_jobs": alive.len(),
+            "wall_s": wall.as_secs_f64(),
+            "storm_cpu_s": storm_cpu.as_secs_f64(),
+            "engine_cpu_s": engine.map(|d| d.as_secs_f64()),
+            "engine_share": engine.map(|d| d.as_secs_f64() / storm_cpu.as_secs_f64().max(1e-9)),
+        })
+    } else {
+        json!({ "skipped": "Linux only (the proc connector's fan-out)" })
+    };
+    drop(alive);
+    Ok(json!({
+        "rounds": config.many_rounds,
+        "nofile": limit,
+        "sizes": sizes,
+        "storm": storm,
+    }))
+}
+
+// ---------------------------------------------------------------------------
 // The table
 
 fn column_title(results: &Value) -> String {
@@ -2039,6 +2236,90 @@ fn render(machine: &Value, columns: &[(String, Value)], date: &str) -> String {
         "   exit → event: after a waiter's wait() returned".into(),
         col(&|v| cell(&v["events"]["event_after_wait"], true)),
     ));
+
+    // 6. Many watched jobs.
+    let many_sizes: Vec<u64> = {
+        let mut sizes: Vec<u64> = columns
+            .iter()
+            .flat_map(|(_, v)| {
+                v["many"]["sizes"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|s| s["jobs"].as_u64())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        sizes.sort_unstable();
+        sizes.dedup();
+        sizes
+    };
+    if !many_sizes.is_empty() {
+        heading(
+            &mut rows,
+            "6. one more job (create + events() + drop) with N watched jobs alive",
+        );
+        rows.push((
+            "   rounds at each size".into(),
+            col(&|v| Some(v["many"]["rounds"].to_string())),
+        ));
+        for size in many_sizes {
+            let at = move |v: &Value| -> Option<Value> {
+                v["many"]["sizes"]
+                    .as_array()?
+                    .iter()
+                    .find(|s| s["jobs"].as_u64() == Some(size))
+                    .cloned()
+            };
+            rows.push((
+                format!("   N = {size}: create + events()"),
+                col(&|v| cell(&at(v)?["create_watch"], true)),
+            ));
+            rows.push((
+                format!("   N = {size}: drop"),
+                col(&|v| cell(&at(v)?["drop"], true)),
+            ));
+            rows.push((
+                format!("   N = {size}: per job, against the first size"),
+                col(&|v| {
+                    let s = at(v)?;
+                    Some(format!(
+                        "{} ({:.2}×)",
+                        time(s["per_job_us"].as_f64()?),
+                        s["against_first"].as_f64()?
+                    ))
+                }),
+            ));
+            rows.push((
+                format!("   N = {size}: threads, descriptors"),
+                col(&|v| {
+                    let s = at(v)?;
+                    Some(format!(
+                        "{}, {}",
+                        s["threads"].as_u64().map_or("—".into(), |n| n.to_string()),
+                        s["fds"].as_u64().map_or("—".into(), |n| n.to_string())
+                    ))
+                }),
+            ));
+        }
+        rows.push((
+            "   fork storm outside every job: engine CPU / storm CPU".into(),
+            col(&|v| {
+                let storm = &v["many"]["storm"];
+                if let Some(why) = storm["skipped"].as_str() {
+                    return Some(format!("skipped: {why}"));
+                }
+                Some(format!(
+                    "{:.2} % ({:.3} s / {:.2} s; {} processes, {} jobs watched)",
+                    storm["engine_share"].as_f64()? * 100.0,
+                    storm["engine_cpu_s"].as_f64()?,
+                    storm["storm_cpu_s"].as_f64()?,
+                    storm["processes"],
+                    storm["watched_jobs"]
+                ))
+            }),
+        ));
+    }
 
     // Wine's retries.
     if columns
