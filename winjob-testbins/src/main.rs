@@ -178,6 +178,14 @@ fn run(args: &[&str]) -> io::Result<ExitCode> {
         ["native-in-job"] => native_in_job(true),
         ["native-in-job", "--no-kill-on-drop"] => native_in_job(false),
         #[cfg(target_os = "linux")]
+        ["no-socket", rest @ ..] => {
+            seccomp::refuse_sockets()?;
+            run(rest)
+        }
+        ["events-of", n, secs] => events_of(number(n)?, secs),
+        #[cfg(target_os = "linux")]
+        ["nofile", limit] => nofile(number(limit)?),
+        #[cfg(target_os = "linux")]
         ["no-clone3", errno, rest @ ..] => {
             seccomp::refuse_clone3(number(errno)?)?;
             run(rest)
@@ -555,6 +563,99 @@ fn monitor_threads() -> io::Result<ExitCode> {
         thread::sleep(Duration::from_millis(5));
     }
     say(&format!("threads {}", threads()));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `nofile LIMIT`: with RLIMIT_NOFILE lowered to LIMIT, creates watched
+/// jobs, each with a member, until the library refuses one; prints how many
+/// and the error, then drops them all.
+#[cfg(target_os = "linux")]
+fn nofile(limit: u64) -> io::Result<ExitCode> {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let hard = getrlimit(Resource::Nofile).maximum;
+    setrlimit(
+        Resource::Nofile,
+        Rlimit {
+            current: Some(limit),
+            maximum: hard,
+        },
+    )?;
+    let me = std::env::current_exe()?;
+    let mut jobs = Vec::new();
+    let error = loop {
+        let job = match winjob::Job::new() {
+            Ok(job) => job,
+            Err(e) => break e,
+        };
+        let events = match job.events() {
+            Ok(events) => events,
+            Err(e) => break e,
+        };
+        let child = match winjob::Command::new(&me)
+            .args(["sleep", "60"])
+            .stdout(winjob::Stdio::null())
+            .spawn_in(&job)
+        {
+            Ok(child) => child,
+            Err(e) => break e,
+        };
+        jobs.push((job, events, child));
+        if jobs.len() > 10_000 {
+            return Err(io::Error::other("the limit was never met"));
+        }
+    };
+    // The OS's code, on the error or on one it wraps (its sources).
+    let mut code = error.raw_os_error();
+    let mut source = std::error::Error::source(&error);
+    while let (None, Some(inner)) = (code, source) {
+        code = inner
+            .downcast_ref::<io::Error>()
+            .and_then(io::Error::raw_os_error);
+        source = inner.source();
+    }
+    say(&format!("jobs {}", jobs.len()));
+    say(&format!("error {error}"));
+    say(&format!("code {code:?}"));
+    drop(jobs);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `events-of N SECS`: a watched job of N helpers that sleep SECS; prints
+/// each member's pid, then every event until `Empty` (`event KIND PID EXIT`).
+fn events_of(n: u32, secs: &str) -> io::Result<ExitCode> {
+    let job = winjob::Job::new()?;
+    let events = job.events()?;
+    let me = std::env::current_exe()?;
+    let mut children = Vec::new();
+    for _ in 0..n {
+        let child = winjob::Command::new(&me)
+            .args(["sleep", secs])
+            .spawn_in(&job)?;
+        say(&format!("member {}", child.id()));
+        children.push(child);
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match events.recv_timeout(left) {
+            Some(winjob::Event::NewProcess { pid }) => say(&format!("event new {pid}")),
+            Some(winjob::Event::ExitProcess { pid, exit }) => {
+                say(&format!("event exit {pid} {exit:?}"));
+            }
+            Some(winjob::Event::Empty) => {
+                say("event empty");
+                break;
+            }
+            Some(other) => say(&format!("event other {other:?}")),
+            None => {
+                say("event timeout");
+                break;
+            }
+        }
+    }
+    for mut child in children {
+        child.wait()?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -2,7 +2,9 @@
 //! `clone3` refused by a seccomp filter, as older container profiles refuse
 //! it (Docker's before 20.10 answered `EPERM`, others `ENOSYS`), so that the
 //! tests see winjob's spawn fall back to the classic `clone` on a real
-//! kernel refusal.
+//! kernel refusal. `no-socket SUBCOMMAND...` refuses `socket(2)` with
+//! `EPERM`, as an unprivileged user before Linux 6.6 is refused the proc
+//! connector, so that the tests see the events without it.
 //!
 //! The one file of the helper with `unsafe`: installing a filter takes a
 //! pointer to a BPF program, which no safe crate of the tree wraps.
@@ -35,12 +37,24 @@ const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
 const SECCOMP_RET_ERRNO: u32 = 0x0005_0000;
 const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 const NR_CLONE3: u32 = 435;
+const NR_SOCKET: u32 = 41;
 
 /// Makes every later `clone3` of this thread (and of the processes it
 /// starts) fail with `errno`.
 pub(crate) fn refuse_clone3(errno: u32) -> io::Result<()> {
+    refuse(NR_CLONE3, errno)
+}
+
+/// Makes every later `socket` of this process's threads started after this
+/// (and of the processes it starts) fail with `EPERM`.
+pub(crate) fn refuse_sockets() -> io::Result<()> {
+    refuse(NR_SOCKET, 1)
+}
+
+/// Makes the x86-64 system call `nr` fail with `errno`.
+fn refuse(nr: u32, errno: u32) -> io::Result<()> {
     if !cfg!(target_arch = "x86_64") {
-        return Err(io::Error::other("the clone3 filter is written for x86-64"));
+        return Err(io::Error::other("the seccomp filter is written for x86-64"));
     }
     // seccomp_data: nr at offset 0, arch at offset 4.
     let program = [
@@ -66,7 +80,7 @@ pub(crate) fn refuse_clone3(errno: u32) -> io::Result<()> {
             code: BPF_JEQ_K,
             jt: 0,
             jf: 1,
-            k: NR_CLONE3,
+            k: nr,
         },
         SockFilter {
             code: BPF_RET_K,

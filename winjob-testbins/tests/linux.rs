@@ -946,3 +946,55 @@ fn killing_an_owner_of_many_jobs_ends_each() {
         survivors()
     );
 }
+
+/// Without the proc connector (an unprivileged user before Linux 6.6; here
+/// `socket(2)` refused by a seccomp filter), the events come from looking at
+/// the member list every 200 ms: members that live for a while are reported
+/// started and exited (without a code), and `Empty` comes last.
+#[test]
+fn events_come_without_the_proc_connector() {
+    let output = helper(&["no-socket", "events-of", "3", "0.6"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{text}");
+    let members: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("member "))
+        .collect();
+    assert_eq!(members.len(), 3, "{text}");
+    for pid in &members {
+        assert!(
+            text.contains(&format!("event new {pid}\n")),
+            "{pid}: {text}"
+        );
+        assert!(
+            text.contains(&format!("event exit {pid} None\n")),
+            "{pid} exited without a code expected (no connector): {text}"
+        );
+    }
+    assert_eq!(text.lines().last(), Some("event empty"), "{text}");
+}
+
+/// A process out of descriptors is told so: creating, spawning into or
+/// watching one more job fails with an error that names RLIMIT_NOFILE and
+/// keeps the OS's EMFILE reachable (through its sources); the jobs made
+/// until then end normally (the suite checks no directory is left).
+#[test]
+fn running_out_of_descriptors_names_rlimit_nofile() {
+    let output = helper(&["nofile", "40"]).output().unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{text}");
+    println!("{text}");
+    let jobs: usize = text
+        .lines()
+        .find_map(|l| l.strip_prefix("jobs "))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(jobs >= 1, "not one job fit in 40 descriptors: {text}");
+    assert!(text.contains("RLIMIT_NOFILE"), "{text}");
+    assert!(
+        text.contains("code Some(24)"),
+        "EMFILE must stay reachable: {text}"
+    );
+}

@@ -39,6 +39,18 @@ pub(crate) fn with_context(error: io::Error, context: impl Display) -> io::Error
     )
 }
 
+/// The OS error code of `error`, or of the OS error it wraps (see
+/// [`with_context`]).
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+pub(crate) fn os_code(error: &io::Error) -> Option<i32> {
+    error.raw_os_error().or_else(|| {
+        error
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<Context>())
+            .and_then(|context| os_code(&context.source))
+    })
+}
+
 /// An OS error and what was being done.
 #[derive(Debug)]
 struct Context {

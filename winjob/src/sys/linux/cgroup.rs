@@ -139,9 +139,8 @@ impl Cgroup {
             OFlags::WRONLY | OFlags::CLOEXEC,
             FileMode::empty(),
         )
-        // The OS's own error (the directory may be gone: `ENOENT`), named
-        // only when it is the descriptor limit.
-        .map_err(|e| super::engine::descriptor_error(e.into(), "a job's cgroup.procs"))
+        // The OS's own error (the directory may be gone: `ENOENT`).
+        .map_err(io::Error::from)
     }
 
     /// Remembers `pid`, a process this job just took in (cgroup v1 only; see

@@ -239,13 +239,20 @@ impl Fanout {
         }
     }
 
-    /// The children `pid` forked while no job knew it.
-    pub(crate) fn children_of(&self, pid: u32) -> Vec<u32> {
-        self.forks
+    /// The children `pid` forked while no job knew it, taken out of the
+    /// buffer (so that a second watch cannot adopt a child the first saw
+    /// exit).
+    pub(crate) fn take_children(&mut self, pid: u32) -> Vec<u32> {
+        let children: Vec<u32> = self
+            .forks
             .iter()
             .filter(|(_, (parent, _))| *parent == pid)
             .map(|(child, _)| *child)
-            .collect()
+            .collect();
+        for child in &children {
+            self.forks.remove(child);
+        }
+        children
     }
 
     /// The exit of `pid`, if it came while no job knew it; forgotten.
@@ -416,7 +423,7 @@ pub(crate) fn when_readable(
                 epoll::EventData::new_u64(key.token(Source::Readable)),
                 epoll::EventFlags::IN,
             )
-            .map_err(|e| descriptor_error(e.into(), "a helper's pidfd")),
+            .map_err(|e| descriptor_error(e.into(), "cannot watch a helper's pidfd")),
             None => Err(io::Error::other("the engine lost an action it just added")),
         };
         if let Err(e) = added {
@@ -441,14 +448,17 @@ pub(crate) fn get() -> io::Result<Arc<Engine>> {
     Ok(engine)
 }
 
-/// A descriptor the process ran out of, named as such.
-pub(crate) fn descriptor_error(error: io::Error, what: &str) -> io::Error {
-    if error.raw_os_error() == Some(rustix::io::Errno::MFILE.raw_os_error()) {
+/// `error`, or, if it is `EMFILE` (this process is out of descriptors),
+/// the same error with what was being done and the limit that was met.
+pub(crate) fn descriptor_error(error: io::Error, doing: &str) -> io::Error {
+    let emfile = rustix::io::Errno::MFILE.raw_os_error();
+    if crate::error::os_code(&error) == Some(emfile) && !error.to_string().contains("RLIMIT_NOFILE")
+    {
         crate::error::with_context(
             error,
             format_args!(
-                "cannot open {what}: this process has as many open files as RLIMIT_NOFILE \
-                 allows (`ulimit -n`); raise the limit or hold fewer jobs"
+                "{doing}: this process has as many open files as RLIMIT_NOFILE allows \
+                 (`ulimit -n`); raise the limit or hold fewer jobs and children"
             ),
         )
     } else {
@@ -459,9 +469,9 @@ pub(crate) fn descriptor_error(error: io::Error, what: &str) -> io::Error {
 impl Engine {
     fn start() -> io::Result<Engine> {
         let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)
-            .map_err(|e| descriptor_error(e.into(), "the event engine's epoll"))?;
+            .map_err(|e| descriptor_error(e.into(), "cannot open the event engine's epoll"))?;
         let wake = rustix::event::eventfd(0, rustix::event::EventfdFlags::CLOEXEC)
-            .map_err(|e| descriptor_error(e.into(), "the event engine's eventfd"))?;
+            .map_err(|e| descriptor_error(e.into(), "cannot open the event engine's eventfd"))?;
         epoll::add(
             &epoll,
             &wake,
@@ -469,7 +479,7 @@ impl Engine {
             epoll::EventFlags::IN,
         )?;
         let inotify = inotify::init(inotify::CreateFlags::CLOEXEC | inotify::CreateFlags::NONBLOCK)
-            .map_err(|e| descriptor_error(e.into(), "the event engine's inotify"))?;
+            .map_err(|e| descriptor_error(e.into(), "cannot open the event engine's inotify"))?;
         epoll::add(
             &epoll,
             &inotify,
@@ -574,7 +584,12 @@ impl Engine {
             self.remove_watch(key);
             return Err(e);
         }
-        state.schedule(Instant::now() + Watch::FIRST_LOOK, Timer::Watch(key));
+        if let Some(at) = state.watches.get_mut(key).and_then(|w| w.next_look()) {
+            state.schedule(at, Timer::Watch(key));
+        }
+        drop(state);
+        // The thread may sleep longer than this watch's first look.
+        self.core.ring();
         Ok(key)
     }
 
@@ -641,17 +656,14 @@ impl Engine {
 }
 
 impl Drop for Engine {
+    /// Stops the thread without waiting for it: the last reference can go
+    /// on the engine's own thread (a guardian replaced from its exit
+    /// action), or while the guardian's lock is held, which that action
+    /// takes. The thread ends at its next wake, which this rings.
     fn drop(&mut self) {
         self.core.stopping.store(true, Ordering::SeqCst);
         self.core.ring();
-        if let Some(thread) = self.thread.take() {
-            // An action on the engine's own thread can drop the last
-            // reference (a guardian replaced from its exit action): the
-            // thread then ends by itself, after the action.
-            if thread.thread().id() != thread::current().id() {
-                let _ = thread.join();
-            }
-        }
+        drop(self.thread.take());
     }
 }
 
@@ -871,7 +883,7 @@ fn on_message(state: &mut State, message: ProcEvent, now: Instant) {
                             watches, fanout, ..
                         } = &mut *state;
                         if let Some(watch) = watches.get_mut(key) {
-                            watch.join(child_tgid, key, fanout);
+                            watch.forked(child_tgid, key, fanout);
                         }
                     }
                 }
@@ -939,16 +951,21 @@ mod tests {
         let t0 = Instant::now();
         fanout.remember_fork(1, 10, t0);
         fanout.remember_exit(10, 3 << 8, t0);
-        assert_eq!(fanout.children_of(1), [10]);
         // A new fork with the same pid is a new process: the old exit goes.
         fanout.remember_fork(2, 10, t0 + Duration::from_secs(1));
         assert_eq!(fanout.take_exit(10), None);
-        assert!(fanout.children_of(1).is_empty());
-        assert_eq!(fanout.children_of(2), [10]);
         fanout.forget_older(t0 + Duration::from_secs(5), RECENT_AGE);
-        assert_eq!(fanout.children_of(2), [10], "the newer fork stays");
+        assert!(fanout.forks.contains_key(&10), "the newer fork stays");
         fanout.forget_older(t0 + Duration::from_secs(7), RECENT_AGE);
         assert!(fanout.forks.is_empty());
+        fanout.remember_fork(1, 11, t0);
+        fanout.remember_fork(1, 12, t0);
+        fanout.remember_fork(3, 13, t0);
+        let mut children = fanout.take_children(1);
+        children.sort_unstable();
+        assert_eq!(children, [11, 12]);
+        assert!(fanout.take_children(1).is_empty(), "taken once");
+        assert_eq!(fanout.take_children(3), [13]);
         for pid in 0..u32::try_from(RECENT_CAP).unwrap() + 1 {
             fanout.remember_fork(1, 100 + pid, t0);
         }

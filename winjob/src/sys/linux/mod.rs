@@ -104,6 +104,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use self::cgroup::{Cgroup, Version};
+use self::engine::descriptor_error;
 use self::guardian::{Kind, Ticket};
 use self::limits::{LimitState, Target};
 use self::monitor::{Members, Monitor};
@@ -155,7 +156,13 @@ static NEXT_ANONYMOUS: AtomicU64 = AtomicU64::new(1);
 const DROP_WAIT: Duration = Duration::from_secs(5);
 
 impl Job {
+    /// Creates the job; running out of descriptors is named as such (here
+    /// and in the spawns and watches below).
     pub(crate) fn create(common: &CreateOptions<'_>, options: &Options) -> io::Result<Job> {
+        Job::create_job(common, options).map_err(|e| descriptor_error(e, "cannot create the job"))
+    }
+
+    fn create_job(common: &CreateOptions<'_>, options: &Options) -> io::Result<Job> {
         if let Some(name) = common.name {
             check_name(name)?;
         }
@@ -318,6 +325,11 @@ impl Job {
     }
 
     pub(crate) fn spawn(&self, command: &mut Command) -> io::Result<Child> {
+        self.spawn_std(command)
+            .map_err(|e| descriptor_error(e, "cannot spawn into the job"))
+    }
+
+    fn spawn_std(&self, command: &mut Command) -> io::Result<Child> {
         let settings = self.lock_limits().spawn_settings();
         let child = match &self.tracker {
             Tracker::Cgroup { cgroup, .. } => {
@@ -338,6 +350,11 @@ impl Job {
         &self,
         command: &crate::Command,
     ) -> io::Result<crate::child::Spawned> {
+        self.spawn_own(command)
+            .map_err(|e| descriptor_error(e, "cannot spawn into the job"))
+    }
+
+    fn spawn_own(&self, command: &crate::Command) -> io::Result<crate::child::Spawned> {
         let settings = self.lock_limits().spawn_settings();
         let spawned = match &self.tracker {
             Tracker::Cgroup { cgroup, .. } => {
@@ -440,6 +457,11 @@ impl Job {
     }
 
     pub(crate) fn events(&self) -> io::Result<Events> {
+        self.watch()
+            .map_err(|e| descriptor_error(e, "cannot watch the job's events"))
+    }
+
+    fn watch(&self) -> io::Result<Events> {
         let mut monitor = self.monitor.lock().unwrap_or_else(|e| e.into_inner());
         if monitor.is_none() {
             let members = match &self.tracker {

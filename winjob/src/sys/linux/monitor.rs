@@ -59,6 +59,8 @@ use crate::event::{Broadcaster, Event, ProcessExit};
 /// How often the member list and the v1 counters are read where no event
 /// says they changed (no connector; v1 counters).
 const POLL: Duration = Duration::from_millis(200);
+/// The shortest time between two timed looks at one job.
+const MIN_GAP: Duration = Duration::from_millis(10);
 /// How long a job's reported exits are remembered, so that a late note does
 /// not bring a member back.
 const FINISHED_AGE: Duration = Duration::from_secs(5);
@@ -164,7 +166,7 @@ pub(crate) struct Watch {
 
 impl Watch {
     /// When the first look comes after the watch is added.
-    pub(crate) const FIRST_LOOK: Duration = POLL;
+    const FIRST_LOOK: Duration = POLL;
 
     /// Opens the job's notification files and reads its counters (only
     /// their growth is news). The members are listed by
@@ -219,6 +221,11 @@ impl Watch {
         Ok(())
     }
 
+    /// When the engine's timer for this watch is due.
+    pub(crate) fn next_look(&self) -> Option<Instant> {
+        self.next
+    }
+
     /// The files the engine watches, with what each is.
     pub(crate) fn files(&self) -> &[(PathBuf, Source)] {
         &self.files
@@ -244,18 +251,30 @@ impl Watch {
         }
     }
 
+    /// A member's fork, from the connector: the child is a member. Its own
+    /// forks and exit come after this message, so there is nothing of it in
+    /// the shared buffer to adopt.
+    pub(crate) fn forked(&mut self, pid: u32, key: Key, fanout: &mut Fanout) {
+        if self.departing.contains_key(&pid) || !self.known.insert(pid) {
+            return;
+        }
+        fanout.own(pid, key);
+        self.had_members = true;
+        self.send(&Event::NewProcess { pid });
+    }
+
     /// Makes `pid` a member, with the children it forked and the exits that
-    /// came before any job knew them.
+    /// came before any job knew them (taken out of the shared buffer).
     pub(crate) fn join(&mut self, pid: u32, key: Key, fanout: &mut Fanout) {
         let mut todo = vec![pid];
         while let Some(pid) = todo.pop() {
-            if !self.known.insert(pid) {
+            if self.departing.contains_key(&pid) || !self.known.insert(pid) {
                 continue;
             }
             fanout.own(pid, key);
             self.had_members = true;
             self.send(&Event::NewProcess { pid });
-            todo.extend(fanout.children_of(pid));
+            todo.extend(fanout.take_children(pid));
             if let Some(status) = fanout.take_exit(pid) {
                 self.known.remove(&pid);
                 fanout.disown(pid, key);
@@ -267,7 +286,9 @@ impl Watch {
     /// The connector's exit message of a pid the watch knows (the engine
     /// already took it out of the index).
     pub(crate) fn exit_message(&mut self, pid: u32, status: u32) {
-        if self.known.remove(&pid) || self.departing.remove(&pid).is_some() {
+        let known = self.known.remove(&pid);
+        let departing = self.departing.remove(&pid).is_some();
+        if known || departing {
             self.exited(pid, Some(decode_status(status)));
         }
     }
@@ -346,7 +367,9 @@ impl Watch {
         if let Some(oldest) = self.departing.values().min() {
             at(*oldest + EXIT_MESSAGE_GRACE);
         }
-        let next = next?;
+        // Never sooner than this: a look that cannot read the member list
+        // leaves overdue members, which must not make the engine spin.
+        let next = next?.max(now + MIN_GAP);
         if self.next.is_some_and(|current| current <= next) {
             return None;
         }
