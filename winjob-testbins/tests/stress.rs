@@ -26,6 +26,12 @@
 //!   and keeps pushing against it, and `terminate` empties the job (how fast
 //!   is printed; `cargo xtask bench` measures kills).
 //!
+//! - Thousands of watched jobs, created and dropped in a seeded random order
+//!   by 8 threads, each job with one short-lived member: every job sees its
+//!   own member's start, exit code and `Empty`, and no process of another
+//!   job; afterwards nothing is left (descriptors, threads, children,
+//!   directories).
+//!
 //! No figure is judged against the clock: deadlines are only against hangs,
 //! so the suite passes on a busy machine too.
 //!
@@ -36,8 +42,8 @@
 //! environment (bounded for CI, the issue's sizes with `--full`):
 //! `WINJOB_STRESS_CYCLES`, `WINJOB_STRESS_SPAWNS` (per spawning thread),
 //! `WINJOB_STRESS_KILLS`, `WINJOB_STRESS_OWNER_MEMBERS`,
-//! `WINJOB_STRESS_BOMB_SECS`, `WINJOB_STRESS_TERMINATES` and
-//! `WINJOB_STRESS_SEED`.
+//! `WINJOB_STRESS_BOMB_SECS`, `WINJOB_STRESS_TERMINATES`,
+//! `WINJOB_STRESS_WATCHED` and `WINJOB_STRESS_SEED`.
 
 mod common;
 
@@ -1281,4 +1287,162 @@ fn terminate_during_a_spawn_storm_kills_what_was_there() {
         took[took.len() / 2],
         took[took.len() - 1]
     );
+}
+
+// ---------------------------------------------------------------------------
+// 6. Thousands of watched jobs from eight threads.
+
+const WATCHERS: usize = 8;
+
+/// A watched job of the test, with its one member.
+struct Watched {
+    job: Job,
+    events: winjob::Events,
+    pid: u32,
+    code: u32,
+}
+
+/// Drops `watched` after reading its events: its member's start and exit
+/// with its code, then `Empty`, and nothing of any other job's process
+/// (`all` holds every member of every job, by pid → job number).
+fn check_and_drop(
+    watched: Watched,
+    number: usize,
+    all: &Mutex<std::collections::HashMap<u32, usize>>,
+) {
+    let Watched {
+        job,
+        events,
+        pid,
+        code,
+    } = watched;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (mut started, mut exited, mut lost) = (false, false, false);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Some(event) = events.recv_timeout(left) else {
+            panic!("job {number}: no Empty within 60 s (started {started}, exited {exited})");
+        };
+        let other = |p: u32| {
+            let all = all.lock().unwrap_or_else(|e| e.into_inner());
+            all.get(&p).copied().filter(|n| *n != number)
+        };
+        match event {
+            winjob::Event::NewProcess { pid: p } | winjob::Event::ExitProcess { pid: p, .. }
+                if p != pid =>
+            {
+                assert_eq!(
+                    other(p),
+                    None,
+                    "job {number} was told of another job's process {p}"
+                );
+                // Under Wine a retried spawn can leave a process of its own
+                // in the job; natively the member is the only process.
+                if !under_wine() {
+                    panic!("job {number} was told of pid {p}, not its member {pid}");
+                }
+            }
+            winjob::Event::NewProcess { .. } => started = true,
+            winjob::Event::ExitProcess { exit, .. } => {
+                exited = true;
+                if !lost {
+                    assert_eq!(
+                        exit,
+                        Some(winjob::ProcessExit::Code(code)),
+                        "job {number}: the exit of {pid}"
+                    );
+                }
+            }
+            winjob::Event::MessagesLost => lost = true,
+            winjob::Event::Empty => break,
+            _ => {}
+        }
+    }
+    assert!(
+        started && exited,
+        "job {number}: start {started}, exit {exited} of {pid}"
+    );
+    drop(job);
+    assert!(
+        events.recv_timeout(Duration::from_secs(10)).is_none(),
+        "job {number}: the subscription outlived the job"
+    );
+}
+
+#[test]
+#[ignore = "stress: run by cargo xtask stress"]
+fn thousands_of_watched_jobs_from_eight_threads() {
+    let _serial = serial();
+    let total = usize::try_from(size("WINJOB_STRESS_WATCHED", 1000)).unwrap_or(1000);
+    let seed = size("WINJOB_STRESS_SEED", 7);
+    // What lives as long as the process starts first (the guardian, the
+    // engine with its watch of it).
+    drop(Job::new().unwrap());
+    let before = usage::now();
+    let all = Arc::new(Mutex::new(std::collections::HashMap::new()));
+    let started = Instant::now();
+    let threads: Vec<_> = (0..WATCHERS)
+        .map(|t| {
+            let all = Arc::clone(&all);
+            thread::spawn(move || {
+                let mut order = Sequence(seed.wrapping_add(t as u64));
+                let mine = total / WATCHERS + usize::from(t < total % WATCHERS);
+                // Up to this many alive at once per thread, dropped at random.
+                let keep = 1 + usize::try_from(order.below(total as u64 / WATCHERS as u64 + 1))
+                    .unwrap_or(0);
+                let mut alive: Vec<(usize, Watched)> = Vec::new();
+                let mut most = 0;
+                for i in 0..mine {
+                    let number = t + i * WATCHERS;
+                    let job = Job::new().unwrap();
+                    let events = job.events().unwrap();
+                    let code = u32::try_from(order.below(200)).unwrap_or(0);
+                    let mut child = spawn_into(&job, &mut quiet(&["exit", &code.to_string()]));
+                    let pid = child.id();
+                    all.lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(pid, number);
+                    assert_eq!(
+                        child.wait().unwrap().code(),
+                        Some(i32::try_from(code).unwrap())
+                    );
+                    alive.push((
+                        number,
+                        Watched {
+                            job,
+                            events,
+                            pid,
+                            code,
+                        },
+                    ));
+                    most = most.max(alive.len());
+                    while alive.len() > keep || (!alive.is_empty() && order.below(3) == 0) {
+                        let at = usize::try_from(order.below(alive.len() as u64)).unwrap_or(0);
+                        let (number, watched) = alive.swap_remove(at);
+                        check_and_drop(watched, number, &all);
+                    }
+                }
+                while !alive.is_empty() {
+                    let at = usize::try_from(order.below(alive.len() as u64)).unwrap_or(0);
+                    let (number, watched) = alive.swap_remove(at);
+                    check_and_drop(watched, number, &all);
+                }
+                most
+            })
+        })
+        .collect();
+    let most: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    let took = started.elapsed();
+    let settle = Instant::now();
+    let mut after = usage::now();
+    while after != before && settle.elapsed() < Duration::from_secs(10) {
+        thread::sleep(Duration::from_millis(50));
+        after = usage::now();
+    }
+    println!(
+        "{total} watched jobs from {WATCHERS} threads (up to {most} alive at once) in \
+         {took:.1?}: {}",
+        Usage::show(&before, &after)
+    );
+    assert_eq!(after, before, "leaked over {total} watched jobs");
 }

@@ -33,6 +33,8 @@ struct Sizes {
     members: u32,
     /// How long the fork bomb is watched pushing against its limit.
     bomb_secs: u32,
+    /// Watched jobs created and dropped by 8 threads.
+    watched: u32,
 }
 
 /// Natively (measured on the 2-core CI machine) a job lifetime costs 3 to
@@ -43,6 +45,7 @@ const CI_LINUX: Sizes = Sizes {
     kills: 100,
     members: 10,
     bomb_secs: 2,
+    watched: 1_000,
 };
 
 /// Under Wine a process start costs tens of milliseconds: a job lifetime
@@ -53,6 +56,7 @@ const CI_WINE: Sizes = Sizes {
     kills: 20,
     members: 4,
     bomb_secs: 2,
+    watched: 100,
 };
 
 const FULL_LINUX: Sizes = Sizes {
@@ -61,6 +65,7 @@ const FULL_LINUX: Sizes = Sizes {
     kills: 100,
     members: 10,
     bomb_secs: 10,
+    watched: 10_000,
 };
 
 const FULL_WINE: Sizes = Sizes {
@@ -69,6 +74,7 @@ const FULL_WINE: Sizes = Sizes {
     kills: 100,
     members: 6,
     bomb_secs: 10,
+    watched: 1_000,
 };
 
 impl Sizes {
@@ -78,7 +84,8 @@ impl Sizes {
             .env("WINJOB_STRESS_SPAWNS", self.spawns.to_string())
             .env("WINJOB_STRESS_KILLS", self.kills.to_string())
             .env("WINJOB_STRESS_OWNER_MEMBERS", self.members.to_string())
-            .env("WINJOB_STRESS_BOMB_SECS", self.bomb_secs.to_string());
+            .env("WINJOB_STRESS_BOMB_SECS", self.bomb_secs.to_string())
+            .env("WINJOB_STRESS_WATCHED", self.watched.to_string());
     }
 }
 
