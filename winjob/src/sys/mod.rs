@@ -62,6 +62,9 @@ pub(crate) struct CreateOptions<'a> {
     pub(crate) limits: &'a Limits,
 }
 
+#[cfg(any(windows, target_os = "linux"))]
+mod slab;
+
 #[cfg(windows)]
 mod windows;
 #[cfg(windows)]

@@ -72,6 +72,7 @@ use std::time::{Duration, Instant};
 use rustix::event::epoll;
 use rustix::fs::inotify;
 
+use super::super::slab::{Key, Slab};
 use super::connector::{self, ProcEvent};
 use super::monitor::Watch;
 use super::watchdog::Budget;
@@ -109,96 +110,22 @@ pub(crate) enum Source {
     Readable = 2,
 }
 
-/// A slot of the engine's slab with its generation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(crate) struct Key {
-    index: u32,
-    generation: u32,
+/// A token: the key's generation, its slot and the source.
+fn token(key: Key, source: Source) -> u64 {
+    (u64::from(key.generation) << 32) | (u64::from(key.index) << 2) | source as u64
 }
 
-impl Key {
-    fn token(self, source: Source) -> u64 {
-        (u64::from(self.generation) << 32) | (u64::from(self.index) << 2) | source as u64
-    }
-
-    fn of_token(token: u64) -> (Key, Source) {
-        let source = match token & 3 {
-            0 => Source::CgroupEvents,
-            1 => Source::Counters,
-            _ => Source::Readable,
-        };
-        let key = Key {
-            index: u32::try_from((token & 0xffff_ffff) >> 2).unwrap_or(u32::MAX),
-            generation: u32::try_from(token >> 32).unwrap_or(u32::MAX),
-        };
-        (key, source)
-    }
-}
-
-/// Slots that keep their index while others come and go.
-#[derive(Debug)]
-struct Slab<T> {
-    slots: Vec<(u32, Option<T>)>,
-    free: Vec<u32>,
-}
-
-impl<T> Slab<T> {
-    fn new() -> Slab<T> {
-        Slab {
-            slots: Vec::new(),
-            free: Vec::new(),
-        }
-    }
-
-    fn insert(&mut self, value: T) -> Key {
-        if let Some(index) = self.free.pop()
-            && let Some(slot) = self.slots.get_mut(index as usize)
-        {
-            slot.0 = slot.0.wrapping_add(1);
-            slot.1 = Some(value);
-            return Key {
-                index,
-                generation: slot.0,
-            };
-        }
-        let index = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
-        self.slots.push((0, Some(value)));
-        Key {
-            index,
-            generation: 0,
-        }
-    }
-
-    fn get_mut(&mut self, key: Key) -> Option<&mut T> {
-        match self.slots.get_mut(key.index as usize) {
-            Some((generation, value)) if *generation == key.generation => value.as_mut(),
-            _ => None,
-        }
-    }
-
-    fn remove(&mut self, key: Key) -> Option<T> {
-        let value = match self.slots.get_mut(key.index as usize) {
-            Some((generation, value)) if *generation == key.generation => value.take(),
-            _ => None,
-        }?;
-        self.free.push(key.index);
-        Some(value)
-    }
-
-    fn keys(&self) -> impl Iterator<Item = Key> + '_ {
-        self.slots
-            .iter()
-            .enumerate()
-            .filter(|(_, (_, value))| value.is_some())
-            .map(|(index, (generation, _))| Key {
-                index: u32::try_from(index).unwrap_or(u32::MAX),
-                generation: *generation,
-            })
-    }
-
-    fn len(&self) -> usize {
-        self.slots.len() - self.free.len()
-    }
+fn of_token(token: u64) -> (Key, Source) {
+    let source = match token & 3 {
+        0 => Source::CgroupEvents,
+        1 => Source::Counters,
+        _ => Source::Readable,
+    };
+    let key = Key {
+        index: u32::try_from((token & 0xffff_ffff) >> 2).unwrap_or(u32::MAX),
+        generation: u32::try_from(token >> 32).unwrap_or(u32::MAX),
+    };
+    (key, source)
 }
 
 /// What every watch shares: which job knows which pid, and the forks and
@@ -420,7 +347,7 @@ pub(crate) fn when_readable(
             Some(readable) => epoll::add(
                 &engine.core.epoll,
                 &readable.fd,
-                epoll::EventData::new_u64(key.token(Source::Readable)),
+                epoll::EventData::new_u64(token(key, Source::Readable)),
                 epoll::EventFlags::IN,
             )
             .map_err(|e| descriptor_error(e.into(), "cannot watch a helper's pidfd")),
@@ -744,7 +671,7 @@ impl Core {
                 CONNECTOR => {}
                 INOTIFY => self.read_inotify(&mut state),
                 token => {
-                    let (key, source) = Key::of_token(token);
+                    let (key, source) = of_token(token);
                     if source == Source::Readable
                         && let Some(readable) = state.readable.remove(key)
                     {
@@ -924,25 +851,11 @@ mod tests {
             generation: 0xdead_beef,
         };
         for source in [Source::CgroupEvents, Source::Counters, Source::Readable] {
-            let token = key.token(source);
+            let token = token(key, source);
             assert_ne!(token, WAKE);
             assert_ne!(token, CONNECTOR);
-            assert_eq!(Key::of_token(token), (key, source));
+            assert_eq!(of_token(token), (key, source));
         }
-    }
-
-    #[test]
-    fn a_reused_slot_is_another_key() {
-        let mut slab = Slab::new();
-        let a = slab.insert("a");
-        assert_eq!(slab.remove(a), Some("a"));
-        let b = slab.insert("b");
-        assert_eq!(a.index, b.index);
-        assert_ne!(a, b);
-        assert_eq!(slab.get_mut(a), None);
-        assert_eq!(slab.remove(a), None);
-        assert_eq!(slab.get_mut(b).copied(), Some("b"));
-        assert_eq!(slab.len(), 1);
     }
 
     #[test]

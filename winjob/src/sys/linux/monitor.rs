@@ -51,7 +51,8 @@ use rustix::fs::{Mode as FileMode, OFlags};
 
 use super::cgroup::{Cgroup, Version};
 use super::connector::decode_status;
-use super::engine::{self, Engine, Fanout, Key, SWEEP, Source};
+use super::super::slab::Key;
+use super::engine::{self, Engine, Fanout, SWEEP, Source};
 use super::limits::LimitState;
 use super::pgroup::ProcessGroup;
 use crate::event::{Broadcaster, Event, ProcessExit};

@@ -26,7 +26,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::cgroup::Cgroup;
-use super::engine::{self, Engine, Key};
+use super::super::slab::Key;
+use super::engine::{self, Engine};
 use crate::event::{Broadcaster, Event};
 
 /// Where a job's user time is counted.

@@ -60,11 +60,11 @@ impl Default for Options {
     }
 }
 
-/// A Windows job object and, for a job this process created, its
-/// notification thread.
+/// A Windows job object and, for a job this process created, its watcher in
+/// the process's event engine.
 pub(crate) struct Job {
-    // Fields drop in declaration order: the monitor thread is stopped (and
-    // its port closed) before the job handle is closed.
+    // Fields drop in declaration order: the monitor leaves the engine
+    // before the job handle is closed.
     /// `Some` for a created job; `None` for one opened by name, or after
     /// `into_handle`.
     pub(super) monitor: Option<Monitor>,
@@ -285,8 +285,8 @@ impl Job {
         Some(info)
     }
 
-    /// A new subscription to the job's events, from the monitor thread of a
-    /// job this process created. A job opened by name has no monitor: a job
+    /// A new subscription to the job's events, from the engine's watcher of
+    /// a job this process created. A job opened by name has no monitor: a job
     /// object posts to one completion port, set by its creator, so there is
     /// nothing this process could read (see the module documentation).
     pub(crate) fn events(&self) -> io::Result<Events> {

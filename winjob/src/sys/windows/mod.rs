@@ -12,10 +12,11 @@
 //!    kill-on-close job open for as long as it lives. A named create that finds
 //!    the name taken (`ERROR_ALREADY_EXISTS`) closes what it got and fails with
 //!    `AlreadyExists` instead of silently sharing another creator's job.
-//! 2. **The completion port.** One I/O completion port per job, associated
-//!    (`JobObjectAssociateCompletionPortInformation`) before any process can be
-//!    in the job, so no notification is missed. A small thread
-//!    (`monitor.rs`) reads it.
+//! 2. **The completion port.** The process's one I/O completion port
+//!    (`engine.rs`), associated with the job under the job's own key
+//!    (`JobObjectAssociateCompletionPortInformation`) before any process can
+//!    be in the job, so no notification is missed. One thread reads it for
+//!    every job.
 //! 3. **The limits.** `JobObjectExtendedLimitInformation` with
 //!    `KILL_ON_JOB_CLOSE` (kill-on-drop), `BREAKAWAY_OK` or
 //!    `SILENT_BREAKAWAY_OK`, and the portable limits of the builder; then
@@ -55,8 +56,10 @@
 //!
 //! # Events
 //!
-//! A created job's monitor thread (`monitor.rs`) reads the port from the
-//! job's creation on and turns each message into an `Event` for every
+//! Every created job is associated, from its creation on, with the one
+//! completion port of the process's event engine (`engine.rs`: one port,
+//! one thread, each job under its own completion key), whose watcher for
+//! the job (`monitor.rs`) turns each message into an `Event` for every
 //! subscription (`crate::event::Broadcaster`):
 //!
 //! | message | event |
@@ -73,8 +76,9 @@
 //! | `NOTIFICATION_LIMIT` | `NotificationLimit { limit }`, one per limit the limit-violation query reports crossed (`io_read_bytes`, `job_memory_high`, `cpu_rate`, …, the field names of `LimitViolation`); one with `None` if it reports none |
 //! | anything else | nothing |
 //!
-//! Messages are not guaranteed, so the thread also reads the job's count
-//! every 200 ms: `Empty` always arrives once a job that had members is empty
+//! Messages are not guaranteed, so the engine also reads each job's count
+//! every 200 ms (every second for a job that had no member since its last
+//! `Empty`): `Empty` always arrives once a job that had members is empty
 //! (once per transition), every member announced with `NewProcess` gets one
 //! exit event before it, and a disagreement between the members announced
 //! and the count is settled with the member list. Details in `monitor.rs`.
@@ -163,13 +167,15 @@
 //! - `limits.rs`: the job's copy of its limits; setting, rollback, reading
 //!   back.
 //! - `job.rs`: `Job` and `Options`: create, open, assign, list, kill, wait.
-//! - `monitor.rs`: the completion port and its thread; the events.
+//! - `engine.rs`: the process's one completion port and thread.
+//! - `monitor.rs`: one job's watcher in it; the events.
 //! - `accounting.rs`: `accounting_into`.
 //! - `spawn.rs`: suspended spawn, assign, resume.
 //! - `stop.rs`: the polite stop.
 
 mod accounting;
 mod api;
+mod engine;
 mod info;
 mod job;
 mod limits;

@@ -1,14 +1,15 @@
-//! The notification thread of a created job: one I/O completion port per job,
-//! one small thread reading it, turning its messages into [`Event`]s.
+//! A created job's events: what the process's event engine
+//! ([`engine`](super::engine)) knows of one job, turning its completion
+//! packets into [`Event`]s.
 //!
-//! The port is associated with the job before any process can be in it
-//! (`Job::create` starts the monitor before it sets limits, and nothing is
+//! The job is associated with the engine's port before any process can be in
+//! it (`Job::create` starts the monitor before it sets limits, and nothing is
 //! assigned before `create` returns), so no `JOB_OBJECT_MSG_NEW_PROCESS` is
-//! missed. The thread waits in `GetQueuedCompletionStatusEx`; it turns each
-//! packet into a [`Message`], hands it to [`Watcher::dispatch`], and bumps a
-//! generation counter that [`Monitor::wait_for_change`] sleeps on. It holds
-//! its own handle to the job (a duplicate), to ask the job's count, its
-//! member list and its limit violation.
+//! missed. The engine hands each packet to [`Watcher::dispatch`], runs the
+//! job's checks, and bumps a generation counter that
+//! [`Monitor::wait_for_change`] sleeps on. The watcher holds its own handle
+//! to the job (a duplicate), to ask the job's count, its member list and its
+//! limit violation.
 //!
 //! # Messages are hints; the count is the truth
 //!
@@ -46,40 +47,31 @@
 //!
 //! # Shutdown
 //!
-//! On drop the stop flag is set and a packet with the [`STOP_KEY`]
-//! completion key is posted to wake the thread (if the post fails, the
-//! thread sees the flag within [`CHECK_INTERVAL`]); the thread is joined,
-//! which closes its job handle, then every subscription is closed, and only
-//! then is the port closed. Nothing is left behind.
+//! On drop the watcher is removed from the engine (under its lock: nothing
+//! is sent after), which closes its job handle, then every subscription is
+//! closed. Nothing is left behind.
 
 use std::collections::HashSet;
 use std::fmt;
 use std::io;
-use std::mem;
 use std::os::windows::io::{AsHandle, BorrowedHandle, OwnedHandle};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
-use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use super::api::{self, Completion};
+use super::super::slab::Key;
+use super::api;
+use super::engine::{self, Engine};
 use super::info::crossed_limit_names;
 use super::job::pids_of;
 use super::limits::limit_violation_of;
 use crate::event::{Broadcaster, Event, Events, ProcessExit};
 
-/// The completion key of the job's own packets.
-const JOB_KEY: usize = 1;
-/// The completion key of the packet that tells the thread to stop.
-const STOP_KEY: usize = 2;
-/// The thread's stack: two 16-entry packet buffers, the member set on the
-/// heap, and the error formatting of a failed query at most.
-const STACK_SIZE: usize = 128 * 1024;
-/// How often the thread reads the job's count without being told to.
+/// How often a job with members (or with members since its last `Empty`)
+/// has its count read without being told to.
 pub(super) const CHECK_INTERVAL: Duration = Duration::from_millis(200);
-/// At most this many batches are taken in one drain, so that a job that
-/// starts processes without pause cannot keep the thread from its checks.
-const MAX_DRAIN_BATCHES: usize = 256;
+/// The same for a job that never had a member since its last `Empty`.
+const IDLE_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// A notification from the job, decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,9 +135,7 @@ struct Shared {
     changed: Condvar,
     /// Where the events go.
     broadcaster: Broadcaster,
-    /// Set by `Monitor::drop`: the thread returns at its next wake.
-    stop: AtomicBool,
-    /// Set by the thread when it returns.
+    /// Set when the engine's thread stopped (its port failed).
     ended: AtomicBool,
 }
 
@@ -160,38 +150,25 @@ impl Shared {
     }
 }
 
-/// The completion port of a job and the thread that reads it.
+/// A created job's watcher in the process's engine.
 pub(super) struct Monitor {
-    /// `Some` until the thread is joined in `drop`.
-    thread: Option<JoinHandle<()>>,
-    port: Arc<OwnedHandle>,
+    engine: Arc<Engine>,
+    key: Key,
     shared: Arc<Shared>,
 }
 
 impl Monitor {
-    /// Creates a port, associates it with `job`, and starts the thread, which
-    /// gets a duplicate of the job handle.
+    /// Adds a watcher of `job` (with a duplicate of its handle) to the
+    /// engine, which associates the job with its port.
     pub(super) fn start(job: BorrowedHandle<'_>) -> io::Result<Monitor> {
         let own_job = job.try_clone_to_owned()?;
-        let port = Arc::new(api::create_io_completion_port()?);
-        api::associate_completion_port(job, port.as_handle(), JOB_KEY)?;
         let shared = Arc::new(Shared::default());
-        let watcher = Watcher {
-            job: own_job,
-            port: Arc::clone(&port),
-            shared: Arc::clone(&shared),
-            live: HashSet::new(),
-            occupied: false,
-            stopping: false,
-            spare: Vec::with_capacity(16),
-        };
-        let thread = thread::Builder::new()
-            .name("winjob-monitor".to_owned())
-            .stack_size(STACK_SIZE)
-            .spawn(move || watcher.run())?;
+        let watcher = Watcher::new(own_job, Arc::clone(&shared));
+        let engine = engine::get()?;
+        let key = engine.add(job, watcher)?;
         Ok(Monitor {
-            thread: Some(thread),
-            port,
+            engine,
+            key,
             shared,
         })
     }
@@ -233,16 +210,7 @@ impl Monitor {
 
 impl Drop for Monitor {
     fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::Release);
-        // The packet wakes the thread at once. Should the post fail (the
-        // kernel out of memory), the thread still sees the flag at its next
-        // periodic wake, so the join below always returns.
-        let _ = api::post_queued_completion_status(self.port.as_handle(), STOP_KEY, 0);
-        if let Some(thread) = self.thread.take() {
-            // The thread has no code that panics; if it did, the panic would
-            // only be reported, not propagated.
-            let _ = thread.join();
-        }
+        self.engine.remove(self.key);
         self.shared.broadcaster.close();
     }
 }
@@ -250,104 +218,63 @@ impl Drop for Monitor {
 impl fmt::Debug for Monitor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Monitor")
-            .field("port", &self.port)
+            .field("key", &self.key)
             .field("generation", &self.generation())
             .finish()
     }
 }
 
-/// The state of the thread.
-struct Watcher {
-    /// The thread's own handle to the job.
+/// What the engine knows of one job.
+pub(super) struct Watcher {
+    /// The watcher's own handle to the job.
     job: OwnedHandle,
-    port: Arc<OwnedHandle>,
     shared: Arc<Shared>,
     /// The members announced with `NewProcess` and not yet with an exit.
     live: HashSet<u32>,
     /// The job had a member since the last `Empty` (or since it was made).
     occupied: bool,
-    /// The stop packet was taken.
-    stopping: bool,
-    /// The buffer of [`Watcher::drain`].
-    spare: Vec<Completion>,
+    /// When the next check is due (the engine's earlier timers for this job
+    /// are stale).
+    next: Instant,
 }
 
 impl Watcher {
-    /// Reads packets until told to stop or the port fails, and checks the
-    /// job's count every [`CHECK_INTERVAL`].
-    fn run(mut self) {
-        let mut batch = Vec::with_capacity(16);
-        let mut next_check = later(Instant::now());
-        loop {
-            if self.stopping || self.shared.stop.load(Ordering::Acquire) {
-                break;
-            }
-            batch.clear();
-            let timeout = next_check.saturating_duration_since(Instant::now());
-            if api::get_queued_completion_status_ex(
-                self.port.as_handle(),
-                &mut batch,
-                Some(timeout),
-            )
-            .is_err()
-            {
-                // Only a closed or broken port fails; waiters fall back to
-                // polling, `events` reports the end.
-                break;
-            }
-            self.take(&batch);
-            let now = Instant::now();
-            if !self.stopping && now >= next_check {
-                self.check();
-                next_check = later(Instant::now());
-            }
-            self.shared.bump();
+    fn new(job: OwnedHandle, shared: Arc<Shared>) -> Watcher {
+        Watcher {
+            job,
+            shared,
+            live: HashSet::new(),
+            occupied: false,
+            next: later(Instant::now(), IDLE_CHECK_INTERVAL),
         }
-        self.shared.ended.store(true, Ordering::Release);
+    }
+
+    /// When the next check is due.
+    pub(super) fn next_check(&self) -> Instant {
+        self.next
+    }
+
+    /// Sets and returns the next check after one at `now`: soon for a job
+    /// with members, later for one without.
+    pub(super) fn schedule(&mut self, now: Instant) -> Instant {
+        let interval = if self.occupied || !self.live.is_empty() {
+            CHECK_INTERVAL
+        } else {
+            IDLE_CHECK_INTERVAL
+        };
+        self.next = later(now, interval);
+        self.next
+    }
+
+    /// Wakes the job's waiters (something was dispatched or checked).
+    pub(super) fn bump(&self) {
         self.shared.bump();
     }
 
-    /// Dispatches the job's packets in order, up to a stop packet.
-    fn take(&mut self, packets: &[Completion]) {
-        for packet in packets {
-            match packet.key {
-                JOB_KEY => self.dispatch(Message::decode(packet.bytes, packet.overlapped)),
-                STOP_KEY => {
-                    self.stopping = true;
-                    return;
-                }
-                _ => {}
-            }
-        }
-    }
-
-    /// Takes every packet already queued, without waiting. True if the port
-    /// was emptied (not stopped, not cut short by a flood).
-    fn drain(&mut self) -> bool {
-        let mut batch = mem::take(&mut self.spare);
-        let mut emptied = false;
-        for _ in 0..MAX_DRAIN_BATCHES {
-            batch.clear();
-            if api::get_queued_completion_status_ex(
-                self.port.as_handle(),
-                &mut batch,
-                Some(Duration::ZERO),
-            )
-            .is_err()
-            {
-                break;
-            }
-            if batch.is_empty() {
-                emptied = true;
-                break;
-            }
-            self.take(&batch);
-            if self.stopping {
-                break;
-            }
-        }
-        self.spare = batch;
-        emptied
+    /// The engine stopped: no more events will come.
+    pub(super) fn ended(&self) {
+        self.shared.ended.store(true, Ordering::Release);
+        self.shared.bump();
     }
 
     fn send(&self, event: Event) {
@@ -355,7 +282,7 @@ impl Watcher {
     }
 
     /// Where each decoded message goes.
-    fn dispatch(&mut self, message: Message) {
+    pub(super) fn dispatch(&mut self, message: Message) {
         match message {
             Message::NewProcess(pid) => self.joined(pid),
             Message::ExitProcess(pid) => self.exited(pid, false),
@@ -428,14 +355,16 @@ impl Watcher {
         api::active_processes(self.job.as_handle()).ok()
     }
 
-    /// The periodic check; see the module documentation.
-    fn check(&mut self) {
+    /// The periodic check; see the module documentation. `drain` takes
+    /// every packet already queued in the port (this job's come back to this
+    /// watcher) and says whether it emptied it.
+    pub(super) fn check(&mut self, drain: &mut dyn FnMut(&mut Watcher) -> bool) {
         let Some(active) = self.active() else {
             return;
         };
         // The messages about every process this count no longer includes are
         // queued by now.
-        if !self.drain() {
+        if !drain(self) {
             return;
         }
         if active == 0 {
@@ -534,13 +463,14 @@ enum Probe {
 }
 
 /// The next check time after `now` (or `now`, on a clock at its end).
-fn later(now: Instant) -> Instant {
-    now.checked_add(CHECK_INTERVAL).unwrap_or(now)
+fn later(now: Instant, interval: Duration) -> Instant {
+    now.checked_add(interval).unwrap_or(now)
 }
 
 #[cfg(test)]
 mod tests {
     use std::os::windows::process::CommandExt;
+    use std::thread;
     use std::process::{Child, Command};
 
     use super::*;
@@ -551,16 +481,12 @@ mod tests {
         let job = api::create_job_object_w(None, None, false).unwrap().handle;
         let shared = Arc::new(Shared::default());
         let events = shared.broadcaster.subscribe();
-        let watcher = Watcher {
-            job,
-            port: Arc::new(api::create_io_completion_port().unwrap()),
-            shared,
-            live: HashSet::new(),
-            occupied: false,
-            stopping: false,
-            spare: Vec::new(),
-        };
-        (watcher, events)
+        (Watcher::new(job, shared), events)
+    }
+
+    /// A check of a deaf watcher: no port has anything to drain.
+    fn check(watcher: &mut Watcher) {
+        watcher.check(&mut |_| true);
     }
 
     /// `ERROR_INTERNAL_ERROR`: Wine's CreateProcess fails with it now and
@@ -614,12 +540,12 @@ mod tests {
     #[test]
     fn without_messages_the_count_still_drives_the_events() {
         let (mut watcher, events) = deaf_watcher();
-        watcher.check();
+        check(&mut watcher);
         assert_eq!(queued(&events), [], "an empty job that never had a member");
 
         let mut one = member(&watcher);
         let mut two = member(&watcher);
-        watcher.check();
+        check(&mut watcher);
         let mut both = [one.0.id(), two.0.id()];
         both.sort_unstable();
         assert_eq!(
@@ -627,13 +553,13 @@ mod tests {
             both.map(|pid| Event::NewProcess { pid }),
             "members found in the list are announced"
         );
-        watcher.check();
+        check(&mut watcher);
         assert_eq!(queued(&events), [], "and only once");
 
         // One leaves: the list settles it. std's kill is TerminateProcess
         // with exit code 1.
         kill(&mut one);
-        watcher.check();
+        check(&mut watcher);
         assert_eq!(
             queued(&events),
             [Event::ExitProcess {
@@ -647,7 +573,7 @@ mod tests {
 
         // The other leaves: the count reaches zero, its exit then Empty.
         kill(&mut two);
-        watcher.check();
+        check(&mut watcher);
         assert_eq!(
             queued(&events),
             [
@@ -661,7 +587,7 @@ mod tests {
         // The messages that were lost, arriving late, send nothing more.
         watcher.dispatch(Message::ExitProcess(two.0.id()));
         watcher.dispatch(Message::ActiveProcessZero);
-        watcher.check();
+        check(&mut watcher);
         assert_eq!(queued(&events), []);
     }
 
@@ -686,7 +612,7 @@ mod tests {
                 Event::Empty
             ]
         );
-        watcher.check();
+        check(&mut watcher);
         assert_eq!(queued(&events), [], "one Empty per emptying");
     }
 
