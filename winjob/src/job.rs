@@ -397,16 +397,26 @@ impl Job {
     /// Each call makes an independent subscription with its own queue. The
     /// subscription ends (its iterator returns `None`) when the job is dropped.
     ///
-    /// - Windows: the job's I/O completion port, read by its monitor thread
-    ///   since the job was created.
-    /// - Linux: a monitor thread started by the first call, watching the proc
-    ///   connector, `cgroup.events` and the controllers' event files.
+    /// Every watched job of the process shares one event engine: one thread
+    /// however many jobs are watched, and a cost per job that does not grow
+    /// with their number.
+    ///
+    /// - Windows: the process's one I/O completion port, associated with the
+    ///   job under its own key when the job was created.
+    /// - Linux: the first call adds the job to the engine, which waits on one
+    ///   proc-connector socket for every job, each job's `cgroup.events` and
+    ///   controllers' event files through one inotify descriptor, and one
+    ///   timer list. A watched job holds no descriptor of its own.
     ///
     /// # Errors
     ///
     /// - Windows: `Unsupported` for a job opened by name ([`Job::open`]): a
     ///   job has one completion port, and its creator holds it.
-    /// - Linux: starting the monitor failed (epoll, eventfd, thread).
+    /// - Linux: starting the engine failed (epoll, eventfd, inotify, thread),
+    ///   or the job's files could not be watched (an error naming
+    ///   `fs.inotify.max_user_watches`, or `RLIMIT_NOFILE` when the process
+    ///   is out of descriptors; the OS's code stays reachable through the
+    ///   error's `source()`).
     pub fn events(&self) -> io::Result<Events> {
         self.inner.events()
     }

@@ -115,5 +115,4 @@ mod tests {
         assert_eq!(slab.get_mut(b).copied(), Some("b"));
         assert_eq!(slab.len(), 1);
     }
-
 }

@@ -49,9 +49,9 @@ use std::time::{Duration, Instant};
 
 use rustix::fs::{Mode as FileMode, OFlags};
 
+use super::super::slab::Key;
 use super::cgroup::{Cgroup, Version};
 use super::connector::decode_status;
-use super::super::slab::Key;
 use super::engine::{self, Engine, Fanout, SWEEP, Source};
 use super::limits::LimitState;
 use super::pgroup::ProcessGroup;

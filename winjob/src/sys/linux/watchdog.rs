@@ -25,8 +25,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::cgroup::Cgroup;
 use super::super::slab::Key;
+use super::cgroup::Cgroup;
 use super::engine::{self, Engine};
 use crate::event::{Broadcaster, Event};
 

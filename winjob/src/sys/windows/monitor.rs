@@ -470,8 +470,8 @@ fn later(now: Instant, interval: Duration) -> Instant {
 #[cfg(test)]
 mod tests {
     use std::os::windows::process::CommandExt;
-    use std::thread;
     use std::process::{Child, Command};
+    use std::thread;
 
     use super::*;
 
