@@ -712,6 +712,7 @@ impl Core {
             for key in keys {
                 if let Some(watch) = state.watches.get_mut(key) {
                     watch.send(&Event::MessagesLost);
+                    watch.suspect = true;
                 }
                 state.mark(key, true);
             }

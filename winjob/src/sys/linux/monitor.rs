@@ -20,7 +20,9 @@
 //!   grew become `JobMemoryLimit` / `ActiveProcessLimit`; v1 counters
 //!   (`memory.failcnt`, `memory.oom_control`'s `oom_kill`, `pids.events`) are
 //!   read every 200 ms while the job has them, since v1 raises no event.
-//! - **Looks at the member list**: after every event that concerns the job,
+//! - **Looks at the member list**: after every event that concerns the job
+//!   (a process-group job with the connector only after lost messages: its
+//!   members change by fork and exit alone, and its list is a `/proc` scan),
 //!   and once a second for a cgroup job with members, or any v1 job (a
 //!   process moved in by someone else: an empty v2 job's `cgroup.events`
 //!   says so itself);
@@ -163,6 +165,9 @@ pub(crate) struct Watch {
     pub(crate) changed: bool,
     /// The counters are to be read in the look.
     pub(crate) counters_due: bool,
+    /// Messages were lost: the next look reads the member list, whatever
+    /// the job is.
+    pub(crate) suspect: bool,
 }
 
 impl Watch {
@@ -204,6 +209,7 @@ impl Watch {
             dirty: false,
             changed: false,
             counters_due: false,
+            suspect: false,
         };
         let (memory, pids) = watch.counters(true).unwrap_or_default();
         watch.memory_count = memory;
@@ -343,10 +349,19 @@ impl Watch {
             Members::Group(_) => false,
         };
         let timer_fired = self.next.is_none();
-        if std::mem::take(&mut self.changed)
-            || !connector
-            || !self.departing.is_empty()
-            || (sweeps && timer_fired)
+        let changed = std::mem::take(&mut self.changed);
+        // A process group's members change only by fork and exit, which
+        // the connector reports: unless messages were lost, what the watch
+        // knows is the list, and no `/proc` scan (whose cost grows with the
+        // processes on the machine) is needed.
+        let trusted = connector
+            && matches!(self.members, Members::Group(_))
+            && !std::mem::take(&mut self.suspect);
+        if trusted {
+            if changed {
+                self.empty_if_done();
+            }
+        } else if changed || !connector || !self.departing.is_empty() || (sweeps && timer_fired)
         {
             self.resync(key, fanout, connector, now);
         }
@@ -376,6 +391,14 @@ impl Watch {
         }
         self.next = Some(next);
         Some(next)
+    }
+
+    /// `Empty`, if the job had members and none is known or departing.
+    fn empty_if_done(&mut self) {
+        if self.known.is_empty() && self.departing.is_empty() && self.had_members {
+            self.had_members = false;
+            self.send(&Event::Empty);
+        }
     }
 
     /// Compares the member list with what is known, and reports `Empty` when
