@@ -394,6 +394,19 @@ mod wmi {
     }
 }
 
+/// What this process holds once it equals `before` again, or after 10 s:
+/// threads and processes the library ended may take a moment to vanish from
+/// the OS's lists, and the final count must be equal, not close.
+fn settled(before: &Usage) -> Usage {
+    let settle = Instant::now();
+    let mut after = usage::now();
+    while after != *before && settle.elapsed() < Duration::from_secs(10) {
+        thread::sleep(Duration::from_millis(50));
+        after = usage::now();
+    }
+    after
+}
+
 // ---------------------------------------------------------------------------
 // 1. Job lifetimes leak nothing.
 
@@ -437,14 +450,8 @@ fn many_job_lifetimes_leak_nothing() {
         lifetime(i);
     }
     let took = started.elapsed();
-    // Threads and processes the library ended may take a moment to vanish
-    // from the OS's lists; the final count must be equal, not close.
     let settle = Instant::now();
-    let mut after = usage::now();
-    while after != before && settle.elapsed() < Duration::from_secs(10) {
-        thread::sleep(Duration::from_millis(50));
-        after = usage::now();
-    }
+    let after = settled(&before);
     println!(
         "{cycles} cycles (create, spawn, terminate, drop) in {took:.1?} ({:.1?} each); \
          settled in {:.0?}: {}",
@@ -1433,12 +1440,7 @@ fn thousands_of_watched_jobs_from_eight_threads() {
         .collect();
     let most: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
     let took = started.elapsed();
-    let settle = Instant::now();
-    let mut after = usage::now();
-    while after != before && settle.elapsed() < Duration::from_secs(10) {
-        thread::sleep(Duration::from_millis(50));
-        after = usage::now();
-    }
+    let after = settled(&before);
     println!(
         "{total} watched jobs from {WATCHERS} threads (up to {most} alive at once) in \
          {took:.1?}: {}",

@@ -1,10 +1,30 @@
-//! A slab: values in numbered slots that keep their number while others
-//! come and go, each slot with a generation, so that a key kept after its
-//! value was removed never reaches the value that took the slot next. The
-//! event engines of both backends keep their jobs in one and hand the key
-//! to the OS (an epoll token, a completion key).
+//! What the event engines of both backends share: a slab (values in
+//! numbered slots that keep their number while others come and go, each slot
+//! with a generation, so that a key kept after its value was removed never
+//! reaches the value that took the slot next; the engines keep their jobs in
+//! one and hand the key to the OS as an epoll token or a completion key),
+//! and the one engine of the process, started on first need.
 
 #![allow(dead_code)]
+
+use std::io;
+use std::sync::{Arc, Mutex, Weak};
+
+/// The value `current` holds while anyone holds it, or a new one from
+/// `start`: the engine of the process, started by the first job that needs
+/// it and dropped with the last.
+pub(crate) fn once_per_process<T>(
+    current: &Mutex<Weak<T>>,
+    start: impl FnOnce() -> io::Result<T>,
+) -> io::Result<Arc<T>> {
+    let mut current = current.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(value) = current.upgrade() {
+        return Ok(value);
+    }
+    let value = Arc::new(start()?);
+    *current = Arc::downgrade(&value);
+    Ok(value)
+}
 
 /// A slot of a slab with its generation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

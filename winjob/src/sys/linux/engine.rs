@@ -72,7 +72,7 @@ use std::time::{Duration, Instant};
 use rustix::event::epoll;
 use rustix::fs::inotify;
 
-use super::super::slab::{Key, Slab};
+use super::super::slab::{Key, Slab, once_per_process};
 use super::connector::{self, ProcEvent};
 use super::monitor::Watch;
 use super::watchdog::Budget;
@@ -366,13 +366,7 @@ static CURRENT: Mutex<Weak<Engine>> = Mutex::new(Weak::new());
 
 /// The process's engine, started if there is none.
 pub(crate) fn get() -> io::Result<Arc<Engine>> {
-    let mut current = CURRENT.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(engine) = current.upgrade() {
-        return Ok(engine);
-    }
-    let engine = Arc::new(Engine::start()?);
-    *current = Arc::downgrade(&engine);
-    Ok(engine)
+    once_per_process(&CURRENT, Engine::start)
 }
 
 /// `error`, or, if it is `EMFILE` (this process is out of descriptors),

@@ -361,8 +361,7 @@ impl Watch {
             if changed {
                 self.empty_if_done();
             }
-        } else if changed || !connector || !self.departing.is_empty() || (sweeps && timer_fired)
-        {
+        } else if changed || !connector || !self.departing.is_empty() || (sweeps && timer_fired) {
             self.resync(key, fanout, connector, now);
         }
         self.finished

@@ -44,7 +44,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::super::slab::{Key, Slab};
+use super::super::slab::{Key, Slab, once_per_process};
 use super::api::{self, Completion};
 use super::monitor::{Message, Watcher};
 
@@ -135,13 +135,7 @@ static CURRENT: Mutex<Weak<Engine>> = Mutex::new(Weak::new());
 
 /// The process's engine, started if there is none.
 pub(super) fn get() -> io::Result<Arc<Engine>> {
-    let mut current = CURRENT.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(engine) = current.upgrade() {
-        return Ok(engine);
-    }
-    let engine = Arc::new(Engine::start()?);
-    *current = Arc::downgrade(&engine);
-    Ok(engine)
+    once_per_process(&CURRENT, Engine::start)
 }
 
 impl Engine {
