@@ -58,7 +58,8 @@
 //! - A fork storm elsewhere on the machine costs one lookup per event; the
 //!   kernel still copies every fork and exit of the system into the socket
 //!   (measured: the engine's CPU is about 3.5 % of a storm's own).
-//! - v1 jobs are swept every second even when empty (v1 raises no event).
+//! - v1 jobs are swept even when empty, every five seconds (v1 raises no
+//!   event): 1 000 watched v1 jobs cost about 1.5 % of a core.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};

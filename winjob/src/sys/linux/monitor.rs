@@ -23,9 +23,9 @@
 //! - **Looks at the member list**: after every event that concerns the job
 //!   (a process-group job with the connector only after lost messages: its
 //!   members change by fork and exit alone, and its list is a `/proc` scan),
-//!   and once a second for a cgroup job with members, or any v1 job (a
-//!   process moved in by someone else: an empty v2 job's `cgroup.events`
-//!   says so itself);
+//!   and once a second for a cgroup job with members, every five seconds for
+//!   an empty v1 job (a process moved in by someone else: an empty v2 job's
+//!   `cgroup.events` says so itself);
 //!   a member the watch never saw start is reported new, a member gone
 //!   without an exit message is reported exited (exit unknown) once the
 //!   message is overdue. Without the proc connector this is all there is,
@@ -62,6 +62,8 @@ use crate::event::{Broadcaster, Event, ProcessExit};
 /// How often the member list and the v1 counters are read where no event
 /// says they changed (no connector; v1 counters).
 const POLL: Duration = Duration::from_millis(200);
+/// How often an empty cgroup v1 job's list is swept.
+const IDLE_SWEEP: Duration = Duration::from_secs(5);
 /// The shortest time between two timed looks at one job.
 const MIN_GAP: Duration = Duration::from_millis(10);
 /// How long a job's reported exits are remembered, so that a late note does
@@ -372,12 +374,17 @@ impl Watch {
         if !connector || v1_counters {
             at(now + POLL);
         }
-        let sweeps = match &self.members {
-            Members::Cgroup(cgroup) => cgroup.version != Version::V2 || !self.known.is_empty(),
-            Members::Group(_) => false,
+        // How often the list is swept: a second for a cgroup job with
+        // members, five for an empty v1 job (which no event would tell of a
+        // process moved in), never for an empty v2 job (`cgroup.events`
+        // tells) or a process group.
+        let sweep = match &self.members {
+            Members::Cgroup(_) if !self.known.is_empty() => Some(SWEEP),
+            Members::Cgroup(cgroup) if cgroup.version != Version::V2 => Some(IDLE_SWEEP),
+            _ => None,
         };
-        if sweeps {
-            at(now + SWEEP);
+        if let Some(sweep) = sweep {
+            at(now + sweep);
         }
         if let Some(oldest) = self.departing.values().min() {
             at(*oldest + EXIT_MESSAGE_GRACE);
