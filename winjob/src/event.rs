@@ -205,7 +205,7 @@ impl Channel {
         self.ready.notify_all();
         #[cfg(feature = "stream")]
         if let Some(waker) = waker {
-            waker.wake();
+            deferred::wake(waker);
         }
     }
 
@@ -384,5 +384,74 @@ mod tests {
         assert_eq!(events.recv_timeout(Duration::from_millis(50)), None);
         assert!(start.elapsed() >= Duration::from_millis(45));
         assert!(!events.is_closed());
+    }
+}
+
+/// An async subscriber's waker is foreign code: it may poll at once, or drop
+/// the last reference to a task that owns a `Job`, which would re-enter the
+/// event engine. The engines send events under their lock, so while one runs
+/// [`deferring`], the wakers its sends would call are kept and called after
+/// it.
+pub(crate) mod deferred {
+    use std::cell::RefCell;
+
+    thread_local! {
+        static KEPT: RefCell<Option<Vec<std::task::Waker>>> = const { RefCell::new(None) };
+    }
+
+    /// Runs `f`, then calls the wakers that sends made meanwhile (on this
+    /// thread), after `f` has returned and released what it held.
+    #[allow(dead_code)]
+    pub(crate) fn deferring<R>(f: impl FnOnce() -> R) -> R {
+        let outer = KEPT.with(|kept| kept.borrow_mut().replace(Vec::new()));
+        let result = f();
+        let wakers = KEPT.with(|kept| std::mem::replace(&mut *kept.borrow_mut(), outer));
+        for waker in wakers.into_iter().flatten() {
+            waker.wake();
+        }
+        result
+    }
+
+    /// Wakes `waker` now, or after the [`deferring`] that runs on this thread.
+    #[allow(dead_code)]
+    pub(crate) fn wake(waker: std::task::Waker) {
+        let waker = KEPT.with(|kept| match kept.borrow_mut().as_mut() {
+            Some(list) => {
+                list.push(waker);
+                None
+            }
+            None => Some(waker),
+        });
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::task::{Wake, Waker};
+
+        struct Count(AtomicUsize);
+
+        impl Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+
+        #[test]
+        fn wakers_wait_for_the_end_of_a_deferring() {
+            let count = Arc::new(Count(AtomicUsize::new(0)));
+            super::wake(Waker::from(Arc::clone(&count)));
+            assert_eq!(count.0.load(Ordering::SeqCst), 1, "no deferring: at once");
+            super::deferring(|| {
+                super::wake(Waker::from(Arc::clone(&count)));
+                super::deferring(|| super::wake(Waker::from(Arc::clone(&count))));
+                assert_eq!(count.0.load(Ordering::SeqCst), 2, "the inner one has ended");
+            });
+            assert_eq!(count.0.load(Ordering::SeqCst), 3, "after the outer one");
+        }
     }
 }

@@ -13,12 +13,16 @@ use std::sync::{Arc, Mutex, Weak};
 /// The value `current` holds while anyone holds it, or a new one from
 /// `start`: the engine of the process, started by the first job that needs
 /// it and dropped with the last.
+///
+/// A value that is no longer `usable` (an engine whose thread ended) is
+/// left to its holders, and a new one is started for the caller.
 pub(crate) fn once_per_process<T>(
     current: &Mutex<Weak<T>>,
+    usable: impl Fn(&T) -> bool,
     start: impl FnOnce() -> io::Result<T>,
 ) -> io::Result<Arc<T>> {
     let mut current = current.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(value) = current.upgrade() {
+    if let Some(value) = current.upgrade().filter(|v| usable(v)) {
         return Ok(value);
     }
     let value = Arc::new(start()?);

@@ -312,6 +312,8 @@ impl State {
 /// What the engine thread and the jobs share.
 #[derive(Debug)]
 struct Core {
+    /// The thread ended (its epoll failed): a new watch gets a new engine.
+    dead: AtomicBool,
     epoll: OwnedFd,
     /// Every watched job's notification files.
     inotify: OwnedFd,
@@ -367,7 +369,11 @@ static CURRENT: Mutex<Weak<Engine>> = Mutex::new(Weak::new());
 
 /// The process's engine, started if there is none.
 pub(crate) fn get() -> io::Result<Arc<Engine>> {
-    once_per_process(&CURRENT, Engine::start)
+    once_per_process(
+        &CURRENT,
+        |e| !e.core.dead.load(Ordering::SeqCst),
+        Engine::start,
+    )
 }
 
 /// `error`, or, if it is `EMFILE` (this process is out of descriptors),
@@ -418,6 +424,7 @@ impl Engine {
             )?;
         }
         let core = Arc::new(Core {
+            dead: AtomicBool::new(false),
             epoll,
             inotify,
             wake,
@@ -441,7 +448,10 @@ impl Engine {
                 .stack_size(256 * 1024)
                 .spawn(move || {
                     while !core.stopping.load(Ordering::SeqCst) {
-                        if core.turn().is_err() {
+                        // Async subscribers' wakers run after the turn has
+                        // released the lock.
+                        if crate::event::deferred::deferring(|| core.turn()).is_err() {
+                            core.dead.store(true, Ordering::SeqCst);
                             return;
                         }
                     }

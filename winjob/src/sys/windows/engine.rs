@@ -13,10 +13,11 @@
 //! runs the checks that are due: every 200 ms for a job that has (or had
 //! since its last `Empty`) members, every second for one that never had any
 //! (Windows does not promise to deliver job messages, so the count is read
-//! even then). A check reads the job's count, then drains the whole port,
-//! dispatching every packet to its own job, so that the messages about the
-//! processes the count no longer includes have been taken before the count
-//! is believed.
+//! even then). A check reads the job's count, then drains the port up to a
+//! marker packet it posts, dispatching every packet to its own job, so that
+//! the messages about the processes the count no longer includes have been
+//! taken before the count is believed, however busy other jobs keep the
+//! port. Async subscribers' wakers are called after the lock is released.
 //!
 //! Everything the thread does is under one lock, which a job takes only to
 //! be added or removed: removal is synchronous, so nothing is sent for a job
@@ -34,6 +35,8 @@
 //! - On 32-bit Windows the completion key holds the slot only, not its
 //!   generation: a job closed while another process keeps it open can post
 //!   into a slot reused by a later job of this process.
+//! - A job closed while another process keeps it open goes on posting into
+//!   the port under its old key; the packets are dropped.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -51,11 +54,9 @@ use super::monitor::{Message, Watcher};
 /// The completion key of the packet that wakes the thread (to stop, or to
 /// see a new timer). Jobs' keys are never 0.
 const WAKE_KEY: usize = 0;
-/// How many packets are taken at once.
-const BATCH: usize = 64;
-/// At most this many batches are taken in one drain, so that jobs that
-/// start processes without pause cannot keep the thread from its checks.
-const MAX_DRAIN_BATCHES: usize = 256;
+/// How many packets are taken at once (what `get_queued_completion_status_ex`
+/// takes at most).
+const BATCH: usize = 16;
 /// The thread's stack: two packet buffers and the formatting of a failed
 /// query at most.
 const STACK_SIZE: usize = 128 * 1024;
@@ -105,6 +106,11 @@ struct State {
 struct Core {
     port: OwnedHandle,
     stopping: AtomicBool,
+    /// The thread ended (its port failed): a new job gets a new engine.
+    dead: AtomicBool,
+    /// Numbers the markers a check posts to find the end of what was
+    /// queued before it read a count.
+    marker: std::sync::atomic::AtomicU32,
     state: Mutex<State>,
 }
 
@@ -135,7 +141,11 @@ static CURRENT: Mutex<Weak<Engine>> = Mutex::new(Weak::new());
 
 /// The process's engine, started if there is none.
 pub(super) fn get() -> io::Result<Arc<Engine>> {
-    once_per_process(&CURRENT, Engine::start)
+    once_per_process(
+        &CURRENT,
+        |e| !e.core.dead.load(Ordering::SeqCst),
+        Engine::start,
+    )
 }
 
 impl Engine {
@@ -143,6 +153,8 @@ impl Engine {
         let core = Arc::new(Core {
             port: api::create_io_completion_port()?,
             stopping: AtomicBool::new(false),
+            dead: AtomicBool::new(false),
+            marker: std::sync::atomic::AtomicU32::new(0),
             state: Mutex::new(State {
                 watchers: Slab::new(),
                 timers: BinaryHeap::new(),
@@ -196,7 +208,8 @@ fn run(core: &Core) {
     let mut batch = Vec::with_capacity(BATCH);
     let mut spare = Vec::with_capacity(BATCH);
     while !core.stopping.load(Ordering::SeqCst) {
-        if turn(core, &mut batch, &mut spare).is_err() {
+        if crate::event::deferred::deferring(|| turn(core, &mut batch, &mut spare)).is_err() {
+            core.dead.store(true, Ordering::SeqCst);
             let mut state = core.lock();
             let keys: Vec<Key> = state.watchers.keys().collect();
             for key in keys {
@@ -241,10 +254,9 @@ fn turn(core: &Core, batch: &mut Vec<Completion>, spare: &mut Vec<Completion>) -
             continue;
         }
         {
-            let port = core.port.as_handle();
             let watchers = &mut state.watchers;
             let touched = &mut touched;
-            watcher.check(&mut |me: &mut Watcher| drain(port, watchers, key, me, spare, touched));
+            watcher.check(&mut |me: &mut Watcher| drain(core, watchers, key, me, spare, touched));
         }
         let next = watcher.schedule(Instant::now());
         state.watchers.put(key, watcher);
@@ -272,45 +284,70 @@ fn dispatch(
     if packet.key == WAKE_KEY {
         return;
     }
+    let message = Message::decode(packet.bytes, packet.overlapped);
+    // The job being checked first: its slot is empty while it is out.
+    if let Some((current_key, watcher)) = current
+        && completion_key(current_key) == packet.key
+    {
+        watcher.dispatch(message);
+        touched.push(current_key);
+        return;
+    }
     let Some(key) = key_of(packet.key, watchers) else {
         return;
     };
-    let message = Message::decode(packet.bytes, packet.overlapped);
-    match current {
-        Some((current_key, watcher)) if current_key == key => watcher.dispatch(message),
-        _ => {
-            if let Some(watcher) = watchers.get_mut(key) {
-                watcher.dispatch(message);
-            } else {
-                return;
-            }
-        }
+    if let Some(watcher) = watchers.get_mut(key) {
+        watcher.dispatch(message);
+        touched.push(key);
     }
-    touched.push(key);
 }
 
-/// Takes every packet already queued, without waiting, and dispatches each
-/// to its job (`me`, out of the slab while it is checked, gets its own). True
-/// if the port was emptied (not cut short by a flood).
+/// Takes every packet queued before this call, without waiting, and
+/// dispatches each to its job (`me`, out of the slab while it is checked,
+/// gets its own). The end is a marker packet posted first: the port is
+/// first in, first out, so however busy other jobs keep it, the drain takes
+/// exactly what was there. False if the marker could not be posted or the
+/// port failed.
 fn drain(
-    port: BorrowedHandle<'_>,
+    core: &Core,
     watchers: &mut Slab<Watcher>,
     key: Key,
     me: &mut Watcher,
     batch: &mut Vec<Completion>,
     touched: &mut Vec<Key>,
 ) -> bool {
-    for _ in 0..MAX_DRAIN_BATCHES {
+    // Never 0: a plain wake carries 0.
+    let marker = core.marker.fetch_add(1, Ordering::Relaxed) | 1;
+    let port = core.port.as_handle();
+    if api::post_queued_completion_status(port, WAKE_KEY, marker).is_err() {
+        return false;
+    }
+    let mut me = Some(me);
+    loop {
         batch.clear();
-        if api::get_queued_completion_status_ex(port, batch, Some(Duration::ZERO)).is_err() {
+        if api::get_queued_completion_status_ex(port, batch, Some(Duration::ZERO)).is_err()
+            || batch.is_empty()
+        {
+            // The marker was posted, so the port cannot be empty before it.
             return false;
         }
-        if batch.is_empty() {
+        let mut found = false;
+        // What follows the marker in the batch was queued after the count
+        // was read; it is dispatched too, in order.
+        for packet in batch.iter() {
+            if packet.key == WAKE_KEY && packet.bytes == marker {
+                found = true;
+                continue;
+            }
+            dispatch(
+                watchers,
+                packet,
+                me.as_deref_mut().map(|w| (key, w)),
+                touched,
+            );
+        }
+        if found {
             return true;
         }
-        for packet in batch.iter() {
-            dispatch(watchers, packet, Some((key, &mut *me)), touched);
-        }
     }
-    false
 }

@@ -133,7 +133,7 @@ impl Job {
     }
 
     /// `OpenJobObjectW(access, FALSE, name)`. The job is never kill-on-drop
-    /// here and has no notification thread (a job has one completion port,
+    /// here and has no watcher in the event engine (a job has one completion port,
     /// and its creator holds it), so `wait` polls.
     pub(crate) fn open_with_access(name: &str, access: u32) -> io::Result<Job> {
         let wide = wide_name(name)?;
@@ -164,8 +164,9 @@ impl Job {
         self.handle.as_handle()
     }
 
-    /// Stops the notification thread, closes the port, and gives up the job
-    /// handle with every limit it carries.
+    /// Takes the job's watcher out of the engine and gives up the job handle
+    /// with every limit it carries (the job stays associated with the
+    /// engine's port; its packets are dropped).
     pub(crate) fn into_handle(self) -> OwnedHandle {
         let Job {
             monitor, handle, ..

@@ -177,7 +177,7 @@ impl Monitor {
     pub(super) fn subscribe(&self) -> io::Result<Events> {
         if self.shared.ended.load(Ordering::Acquire) {
             return Err(io::Error::other(
-                "the job's notification thread has stopped (its completion port failed), so it \
+                "the event engine's thread has stopped (its completion port failed), so the job \
                  has no events to deliver",
             ));
         }
