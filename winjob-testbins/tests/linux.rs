@@ -742,24 +742,28 @@ fn a_killed_guardian_is_replaced_at_once() {
 /// Starts `sleep 60` as the leader of a new process group with pid `pid`:
 /// `ns_last_pid` is set to the pid before it, then a process is started,
 /// again until no other process of the machine took the pid first (at most
-/// 50 times). `None` if `ns_last_pid` cannot be written (it needs
-/// `CAP_SYS_ADMIN`) or the pid is taken.
-fn stranger_with_pid(pid: u32) -> Option<KillOnDrop> {
+/// 200 times: other tests start processes meanwhile). Why not, if it cannot
+/// (`ns_last_pid` needs `CAP_SYS_ADMIN`, or the pid was always taken).
+fn stranger_with_pid(pid: u32) -> Result<KillOnDrop, String> {
     use std::os::unix::process::CommandExt;
-    for _ in 0..50 {
-        fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string()).ok()?;
+    for _ in 0..200 {
+        fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string()).map_err(|e| {
+            format!("cannot write /proc/sys/kernel/ns_last_pid (it needs CAP_SYS_ADMIN): {e}")
+        })?;
         let child = std::process::Command::new("sleep")
             .arg("60")
             .process_group(0)
             .stdin(Stdio::null())
             .spawn()
-            .ok()?;
+            .map_err(|e| format!("cannot start sleep: {e}"))?;
         if child.id() == pid {
-            return Some(KillOnDrop(child));
+            return Ok(KillOnDrop(child));
         }
         drop(KillOnDrop(child));
     }
-    None
+    Err(format!(
+        "another process took pid {pid} first in 200 tries (a busy machine)"
+    ))
 }
 
 /// A job never takes an unrelated process for its own because it got a pid
@@ -775,13 +779,15 @@ fn a_reused_pid_is_never_taken_for_the_job() {
     let mut first = job.spawn(&mut helper(&["exit", "0"])).unwrap();
     let pid = first.id();
     first.wait().unwrap();
-    let Some(mut stranger) = stranger_with_pid(pid) else {
-        skip(
-            "a_reused_pid_is_never_taken_for_the_job",
-            "cannot give a process a chosen pid here (/proc/sys/kernel/ns_last_pid needs \
-             CAP_SYS_ADMIN)",
-        );
-        return;
+    let mut stranger = match stranger_with_pid(pid) {
+        Ok(stranger) => stranger,
+        Err(why) => {
+            skip(
+                "a_reused_pid_is_never_taken_for_the_job",
+                &format!("cannot give a process a chosen pid here: {why}"),
+            );
+            return;
+        }
     };
     assert!(alive(pid));
     assert!(
@@ -810,12 +816,17 @@ fn a_reused_pid_is_never_taken_for_the_job() {
     let lines = Lines::of(&mut owner);
     let pid: u32 = lines.value("gone", LONG).unwrap().parse().unwrap();
     assert_eq!(lines.value("ready", LONG), Some(String::new()));
-    let Some(mut stranger) = stranger_with_pid(pid) else {
-        skip(
-            "a_reused_pid_is_never_taken_for_the_job",
-            "in part: the owner's member's pid could not be given to a stranger",
-        );
-        return;
+    let mut stranger = match stranger_with_pid(pid) {
+        Ok(stranger) => stranger,
+        Err(why) => {
+            skip(
+                "a_reused_pid_is_never_taken_for_the_job",
+                &format!(
+                    "in part: the owner's member's pid could not be given to a stranger: {why}"
+                ),
+            );
+            return;
+        }
     };
     let helpers: Vec<u32> = [&b"winjob-guardian"[..], b"winjob-anchor"]
         .into_iter()
