@@ -31,7 +31,9 @@
 //!   message is overdue. Without the proc connector this is all there is,
 //!   every 200 ms, and then short-lived processes can be missed entirely.
 //!
-//! Counters, not edges, are the truth: every look re-reads them.
+//! Counters, not edges, are the truth: every look an event caused re-reads
+//! them, so that a limit's event comes before the exits' `Empty` even when
+//! the counter file's notification comes after the exit message.
 //!
 //! # Known gaps
 //!
@@ -340,8 +342,22 @@ impl Watch {
         now: Instant,
     ) -> Option<Instant> {
         let v1_counters = self.has_v1_counters();
-        if std::mem::take(&mut self.counters_due) || v1_counters {
-            self.check_counters();
+        // The counters are read at every look an event caused, not only when
+        // their own file says they changed: an OOM kill's exit message comes
+        // before `memory.events`' notification (kernfs sends that from a
+        // workqueue), and the limit's event must not come after `Empty`.
+        if (std::mem::take(&mut self.counters_due) || v1_counters || self.changed)
+            && !self.check_counters()
+        {
+            // The job's limits are busy (a query or a change holds them): the
+            // whole look waits a moment, so that no `Empty` goes out before
+            // the limit's event.
+            let at = now + MIN_GAP;
+            if self.next.is_some_and(|current| current <= at) {
+                return None;
+            }
+            self.next = Some(at);
+            return Some(at);
         }
         // A cgroup job's list is swept for processes moved in by someone
         // else; an empty v2 job needs no sweep (`cgroup.events` says when it
@@ -481,12 +497,12 @@ impl Watch {
         }
     }
 
-    /// Reads the limit counters; growth becomes an event.
-    fn check_counters(&mut self) {
+    /// Reads the limit counters; growth becomes an event. False if the
+    /// job's limits were busy (nothing was read; the next look reads them).
+    fn check_counters(&mut self) -> bool {
         let Some((memory, pids)) = self.counters(false) else {
-            // The limits are busy: the next look reads them.
             self.counters_due = true;
-            return;
+            return false;
         };
         if memory > self.memory_count {
             self.send(&Event::JobMemoryLimit);
@@ -496,6 +512,7 @@ impl Watch {
         }
         self.memory_count = memory;
         self.pids_count = pids;
+        true
     }
 
     /// (memory limit hits, process limit hits), from whichever files hold
