@@ -347,13 +347,11 @@ pub(crate) fn when_readable(
             action: Box::new(action),
         });
         let added = match state.readable.get_mut(key) {
-            Some(readable) => epoll::add(
+            Some(readable) => wait_for(
                 &engine.core.epoll,
                 &readable.fd,
-                epoll::EventData::new_u64(token(key, Source::Readable)),
-                epoll::EventFlags::IN,
-            )
-            .map_err(|e| descriptor_error(e.into(), "cannot watch a helper's pidfd")),
+                token(key, Source::Readable),
+            ),
             None => Err(io::Error::other("the engine lost an action it just added")),
         };
         if let Err(e) = added {
@@ -376,52 +374,30 @@ pub(crate) fn get() -> io::Result<Arc<Engine>> {
     )
 }
 
-/// `error`, or, if it is `EMFILE` (this process is out of descriptors),
-/// the same error with what was being done and the limit that was met.
-pub(crate) fn descriptor_error(error: io::Error, doing: &str) -> io::Error {
-    let emfile = rustix::io::Errno::MFILE.raw_os_error();
-    if crate::error::os_code(&error) == Some(emfile) && !error.to_string().contains("RLIMIT_NOFILE")
-    {
-        crate::error::with_context(
-            error,
-            format_args!(
-                "{doing}: this process has as many open files as RLIMIT_NOFILE allows \
-                 (`ulimit -n`); raise the limit or hold fewer jobs and children"
-            ),
-        )
-    } else {
-        error
-    }
+/// Adds `fd` to `epoll` for readability, under `token`.
+fn wait_for(epoll: &OwnedFd, fd: &impl AsFd, token: u64) -> io::Result<()> {
+    epoll::add(
+        epoll,
+        fd,
+        epoll::EventData::new_u64(token),
+        epoll::EventFlags::IN,
+    )
+    .map_err(io::Error::from)
 }
 
 impl Engine {
     fn start() -> io::Result<Engine> {
-        let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)
-            .map_err(|e| descriptor_error(e.into(), "cannot open the event engine's epoll"))?;
-        let wake = rustix::event::eventfd(0, rustix::event::EventfdFlags::CLOEXEC)
-            .map_err(|e| descriptor_error(e.into(), "cannot open the event engine's eventfd"))?;
-        epoll::add(
-            &epoll,
-            &wake,
-            epoll::EventData::new_u64(WAKE),
-            epoll::EventFlags::IN,
-        )?;
-        let inotify = inotify::init(inotify::CreateFlags::CLOEXEC | inotify::CreateFlags::NONBLOCK)
-            .map_err(|e| descriptor_error(e.into(), "cannot open the event engine's inotify"))?;
-        epoll::add(
-            &epoll,
-            &inotify,
-            epoll::EventData::new_u64(INOTIFY),
-            epoll::EventFlags::IN,
-        )?;
+        // Running out of descriptors here is named by the job's entry point
+        // that needed the engine (`descriptor_error` in mod.rs).
+        let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
+        let wake = rustix::event::eventfd(0, rustix::event::EventfdFlags::CLOEXEC)?;
+        wait_for(&epoll, &wake, WAKE)?;
+        let inotify =
+            inotify::init(inotify::CreateFlags::CLOEXEC | inotify::CreateFlags::NONBLOCK)?;
+        wait_for(&epoll, &inotify, INOTIFY)?;
         let connector = connector::open().ok();
         if let Some(socket) = &connector {
-            epoll::add(
-                &epoll,
-                socket,
-                epoll::EventData::new_u64(CONNECTOR),
-                epoll::EventFlags::IN,
-            )?;
+            wait_for(&epoll, socket, CONNECTOR)?;
         }
         let core = Arc::new(Core {
             dead: AtomicBool::new(false),
@@ -577,13 +553,6 @@ impl Engine {
     #[allow(dead_code)]
     pub(crate) fn fd(&self) -> BorrowedFd<'_> {
         self.core.epoll.as_fd()
-    }
-
-    /// (watches, budgets) registered, for tests and benches.
-    #[allow(dead_code)]
-    pub(crate) fn counts(&self) -> (usize, usize) {
-        let state = self.core.lock();
-        (state.watches.len(), state.budgets.len())
     }
 }
 

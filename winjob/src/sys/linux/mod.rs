@@ -104,7 +104,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use self::cgroup::{Cgroup, Version};
-use self::engine::descriptor_error;
 use self::guardian::{Kind, Ticket};
 use self::limits::{LimitState, Target};
 use self::monitor::{Members, Monitor};
@@ -154,6 +153,23 @@ static NEXT_ANONYMOUS: AtomicU64 = AtomicU64::new(1);
 /// How long `Drop` waits for a killed job to empty before leaving its
 /// directory to the guardian.
 const DROP_WAIT: Duration = Duration::from_secs(5);
+
+/// `error`, or, if it is `EMFILE` (this process is out of descriptors),
+/// the same error with what was being done and the limit that was met.
+/// Applied once, at each entry point that can open descriptors (create,
+/// spawn, events, limits), so that what lies below returns the OS's error.
+fn descriptor_error(error: io::Error, doing: &str) -> io::Error {
+    if crate::error::os_code(&error) != Some(rustix::io::Errno::MFILE.raw_os_error()) {
+        return error;
+    }
+    crate::error::with_context(
+        error,
+        format_args!(
+            "{doing}: this process has as many open files as RLIMIT_NOFILE allows \
+             (`ulimit -n`); raise the limit or hold fewer jobs and children"
+        ),
+    )
+}
 
 impl Job {
     /// Creates the job; running out of descriptors is named as such (here
@@ -235,7 +251,7 @@ impl Job {
             explicit_root: options.cgroup_root.is_some(),
         };
         // On failure the half-made job is dropped, which removes what it made.
-        job.set_limits(common.limits)?;
+        job.apply_limits(common.limits)?;
         Ok(job)
     }
 
@@ -435,6 +451,11 @@ impl Job {
     }
 
     pub(crate) fn set_limits(&self, limits: &Limits) -> io::Result<()> {
+        self.apply_limits(limits)
+            .map_err(|e| descriptor_error(e, "cannot set the job's limits"))
+    }
+
+    fn apply_limits(&self, limits: &Limits) -> io::Result<()> {
         let target = self.target()?;
         self.lock_limits().apply(&target, limits)
     }

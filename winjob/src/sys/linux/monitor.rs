@@ -48,7 +48,7 @@ use std::collections::{HashMap, HashSet};
 use std::io;
 use std::os::fd::BorrowedFd;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::{Duration, Instant};
 
 use rustix::fs::{Mode as FileMode, OFlags};
@@ -359,13 +359,7 @@ impl Watch {
             self.next = Some(at);
             return Some(at);
         }
-        // A cgroup job's list is swept for processes moved in by someone
-        // else; an empty v2 job needs no sweep (`cgroup.events` says when it
-        // becomes populated).
-        let sweeps = match &self.members {
-            Members::Cgroup(cgroup) => cgroup.version != Version::V2 || !self.known.is_empty(),
-            Members::Group(_) => false,
-        };
+        let sweeps = self.sweep_every().is_some();
         let timer_fired = self.next.is_none();
         let changed = std::mem::take(&mut self.changed);
         // A process group's members change only by fork and exit, which
@@ -390,16 +384,7 @@ impl Watch {
         if !connector || v1_counters {
             at(now + POLL);
         }
-        // How often the list is swept: a second for a cgroup job with
-        // members, five for an empty v1 job (which no event would tell of a
-        // process moved in), never for an empty v2 job (`cgroup.events`
-        // tells) or a process group.
-        let sweep = match &self.members {
-            Members::Cgroup(_) if !self.known.is_empty() => Some(SWEEP),
-            Members::Cgroup(cgroup) if cgroup.version != Version::V2 => Some(IDLE_SWEEP),
-            _ => None,
-        };
-        if let Some(sweep) = sweep {
+        if let Some(sweep) = self.sweep_every() {
             at(now + sweep);
         }
         if let Some(oldest) = self.departing.values().min() {
@@ -413,6 +398,18 @@ impl Watch {
         }
         self.next = Some(next);
         Some(next)
+    }
+
+    /// How often the list is swept for processes moved in by someone else:
+    /// a second for a cgroup job with members, five for an empty v1 job
+    /// (which no event would tell of one), never for an empty v2 job
+    /// (`cgroup.events` tells) or a process group.
+    fn sweep_every(&self) -> Option<Duration> {
+        match &self.members {
+            Members::Cgroup(_) if !self.known.is_empty() => Some(SWEEP),
+            Members::Cgroup(cgroup) if cgroup.version != Version::V2 => Some(IDLE_SWEEP),
+            _ => None,
+        }
     }
 
     /// `Empty`, if the job had members and none is known or departing.
@@ -487,13 +484,16 @@ impl Watch {
     /// holds them while it adds or removes a CPU time budget, which takes the
     /// engine's lock): if they are busy, this look counts them as there.
     fn has_v1_counters(&self) -> bool {
+        self.try_limits()
+            .is_none_or(|limits| limits.v1_memory().is_some() || limits.v1_pids().is_some())
+    }
+
+    /// The job's limits, unless someone holds them now.
+    fn try_limits(&self) -> Option<MutexGuard<'_, LimitState>> {
         match self.limits.try_lock() {
-            Ok(limits) => limits.v1_memory().is_some() || limits.v1_pids().is_some(),
-            Err(std::sync::TryLockError::Poisoned(e)) => {
-                let limits = e.into_inner();
-                limits.v1_memory().is_some() || limits.v1_pids().is_some()
-            }
-            Err(std::sync::TryLockError::WouldBlock) => true,
+            Ok(limits) => Some(limits),
+            Err(TryLockError::Poisoned(e)) => Some(e.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
         }
     }
 
@@ -533,11 +533,7 @@ impl Watch {
         let limits = if wait {
             self.limits.lock().unwrap_or_else(|e| e.into_inner())
         } else {
-            match self.limits.try_lock() {
-                Ok(limits) => limits,
-                Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
-                Err(std::sync::TryLockError::WouldBlock) => return None,
-            }
+            self.try_limits()?
         };
         if let Some(dir) = limits.v1_memory() {
             memory += read_at(dir, "memory.failcnt", &mut buf)
